@@ -1,0 +1,140 @@
+// Package checkpoint is cutover's state store: one directory per plan that holds
+// state.json (where a run is), undo data, per-step journals, the append-only
+// audit log and the lock.
+//
+// Every write is atomic (temp file, fsync, rename, fsync dir) and mode 0600, so
+// a crash at any instant leaves the previous or the next state, never a torn
+// one. Nothing in state.json, journals or the audit log may hold a secret: the
+// callers record names, counts and digests. Undo data that must hold secret
+// bytes (an env file's old content) goes through WriteUndoBlob into undo/, which
+// is never printed.
+package checkpoint
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SchemaVersion is the version of state.json this package writes.
+const SchemaVersion = 1
+
+// Phase is where a run stands as a whole.
+type Phase string
+
+// Phases of a run.
+const (
+	PhaseRunning        Phase = "running"         // steps are being applied (or a crash left it so)
+	PhaseStopped        Phase = "stopped"         // stopped with a choice for the operator (see State.Error)
+	PhaseFailed         Phase = "failed"          // a step failed and no automatic rollback was allowed
+	PhaseRollingBack    Phase = "rolling_back"    // the rollback is in progress (or a crash left it so)
+	PhaseRollbackFailed Phase = "rollback_failed" // a compensation failed; `cutover rollback` continues
+	PhaseRolledBack     Phase = "rolled_back"     // every compensation finished
+	PhaseCompleted      Phase = "completed"       // every step is done
+)
+
+// Status is the state of one step.
+type Status string
+
+// Step statuses.
+const (
+	StatusPending Status = "pending"
+	StatusStarted Status = "started" // marked before the step acts; left so by a crash
+	StatusDone    Status = "done"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped" // its `when` condition was false
+)
+
+// State is the content of state.json.
+type State struct {
+	Version    int       `json:"version"`
+	Plan       string    `json:"plan"`
+	PlanFile   string    `json:"plan_file"`
+	PlanHash   string    `json:"plan_hash"`
+	InputsHash string    `json:"inputs_hash"`
+	InputsSalt string    `json:"inputs_salt"`
+	RunID      string    `json:"run_id"`
+	Phase      Phase     `json:"phase"`
+	StartedAt  time.Time `json:"started_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	// WindowStart is when the first downtime step started; the window budget
+	// counts from it.
+	WindowStart *time.Time `json:"window_start,omitempty"`
+	// PastPointOfNoReturn is set once the step named point_of_no_return is done.
+	PastPointOfNoReturn bool        `json:"past_point_of_no_return"`
+	Steps               []StepState `json:"steps"`
+	Rollback            *Rollback   `json:"rollback,omitempty"`
+	// Error says why the run stopped, failed or rolled back.
+	Error string `json:"error,omitempty"`
+}
+
+// StepState is one step's record.
+type StepState struct {
+	ID         string     `json:"id"` // "<type>.<name>"
+	Status     Status     `json:"status"`
+	Attempts   int        `json:"attempts,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	// Undo is the step's compensation data (names, digests, paths), recorded
+	// before its side effect. Never a secret.
+	Undo json.RawMessage `json:"undo,omitempty"`
+	// Outputs are values later steps and `cutover status` can read.
+	Outputs map[string]string `json:"outputs,omitempty"`
+	// Summary is a one-line account of what the step did.
+	Summary string `json:"summary,omitempty"`
+}
+
+// Rollback records a rollback's actions in the order they run, so that an
+// interrupted or failed rollback continues exactly where it stopped.
+type Rollback struct {
+	Reason     string           `json:"reason"`
+	Manual     bool             `json:"manual"`
+	StartedAt  time.Time        `json:"started_at"`
+	FinishedAt *time.Time       `json:"finished_at,omitempty"`
+	Actions    []RollbackAction `json:"actions"`
+}
+
+// RollbackOp is what a rollback action does to its step.
+type RollbackOp string
+
+// Rollback operations, one per phase.
+const (
+	OpUndo    RollbackOp = "undo"    // phase 1: undo a change, newest first
+	OpRedo    RollbackOp = "redo"    // phase 2: re-run a restart or check, oldest first
+	OpRelease RollbackOp = "release" // phase 3: release a drain
+)
+
+// RollbackAction is one compensation.
+type RollbackAction struct {
+	Phase      int        `json:"phase"`
+	Op         RollbackOp `json:"op"`
+	Step       string     `json:"step"`
+	Status     Status     `json:"status"` // pending, started, done, failed
+	Attempts   int        `json:"attempts,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	// Summary is the compensation's one-line account ("2 files restored").
+	Summary string `json:"summary,omitempty"`
+}
+
+// Step returns the record of the step with id, or nil.
+func (s *State) Step(id string) *StepState {
+	for i := range s.Steps {
+		if s.Steps[i].ID == id {
+			return &s.Steps[i]
+		}
+	}
+	return nil
+}
+
+// NextRollbackAction returns the first action of the rollback that is not
+// done, or nil when the rollback is complete.
+func (r *Rollback) NextRollbackAction() *RollbackAction {
+	for i := range r.Actions {
+		if r.Actions[i].Status != StatusDone {
+			return &r.Actions[i]
+		}
+	}
+	return nil
+}

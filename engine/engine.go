@@ -1,0 +1,135 @@
+// Package engine runs a loaded plan: steps in order, a checkpoint after every
+// state change, resume after a crash, the maintenance window, the point of no
+// return, and the automatic three-phase rollback when a step fails.
+//
+// Run, Rollback and DryRun are the three entry points; each reports what it does
+// as events and returns a Result whose Outcome maps to the CLI's exit code.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/plan"
+)
+
+// Outcome is how a run or rollback ended.
+type Outcome int
+
+// Outcomes.
+const (
+	Completed      Outcome = iota // every step done (or, for Rollback, the rollback finished)
+	Failed                        // a step failed with no automatic rollback, or the run was refused
+	RolledBack                    // a step failed and the automatic rollback finished
+	RollbackFailed                // a compensation failed; the checkpoint names it
+	Stopped                       // the run needs a decision from the operator
+)
+
+func (o Outcome) String() string {
+	return [...]string{"completed", "failed", "rolled back", "rollback failed", "stopped"}[o]
+}
+
+// Result is the end of Run or Rollback.
+type Result struct {
+	Outcome Outcome
+	// Err is the cause of anything but Completed.
+	Err error
+	// Next is the command the operator should run next, if any.
+	Next  string
+	State *checkpoint.State
+}
+
+// Options configure a run.
+type Options struct {
+	Store  *checkpoint.Store
+	Events event.Sink
+	// Confirm answers approval prompts; nil refuses every approval.
+	Confirm func(ctx context.Context, prompt string) (bool, error)
+	// Resolve settles steps a crash left started: step ID -> "done" or "rerun".
+	Resolve map[string]string
+	// AcceptDataLoss allows a rollback after the point of no return.
+	AcceptDataLoss bool
+	// Command is how the operator invoked cutover ("cutover"), for hints.
+	Command string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Errors the engine returns (wrapped with detail).
+var (
+	ErrPlanChanged     = errors.New("the plan or its inputs changed since the checkpoint was written")
+	ErrRollbackPending = errors.New("a rollback is in progress")
+	ErrNeedsDecision   = errors.New("a step was interrupted and cannot be re-run safely")
+	ErrWindow          = errors.New("the maintenance window would be exceeded")
+)
+
+// execution is the state of one Run or Rollback call.
+type execution struct {
+	plan  *plan.Plan
+	opts  Options
+	store *checkpoint.Store
+	st    *checkpoint.State
+	lock  checkpoint.LockInfo
+	// durations are the recorded times of the previous run, for the window.
+	durations checkpoint.Durations
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (o Options) command() string {
+	if o.Command == "" {
+		return "cutover"
+	}
+	return o.Command
+}
+
+func (e *execution) emit(ev event.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = e.opts.now()
+	}
+	ev.Message = e.plan.Secrets.Redact(ev.Message)
+	if e.opts.Events != nil {
+		e.opts.Events.Emit(ev)
+	}
+	e.audit(ev)
+}
+
+// audit writes the events that record actions and results (not progress).
+func (e *execution) audit(ev event.Event) {
+	if e.store == nil || ev.Type == event.StepProgress || ev.Type == event.PlanStep {
+		return
+	}
+	rec := checkpoint.AuditRecord{Time: ev.Time, Event: ev.Type, Step: ev.Step, Status: ev.Status,
+		Message: ev.Message, User: e.lock.User}
+	if e.st != nil {
+		rec.RunID = e.st.RunID
+	}
+	if ev.Op != "" {
+		rec.Fields = map[string]string{"op": ev.Op, "phase": fmt.Sprint(ev.Phase)}
+	}
+	if ev.Elapsed > 0 {
+		if rec.Fields == nil {
+			rec.Fields = map[string]string{}
+		}
+		rec.Fields["elapsed"] = ev.Elapsed.Round(time.Millisecond).String()
+	}
+	_ = e.store.Audit(rec)
+}
+
+func (e *execution) save() error {
+	return e.store.Save(e.st)
+}
+
+// hint formats a next-command suggestion.
+func (e *execution) hint(args string) string {
+	return fmt.Sprintf("%s %s", e.opts.command(), args)
+}

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/command"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/rollback"
+	"github.com/cutover/cutover/steps"
+)
+
+// Rollback rolls back the run recorded in the checkpoint by hand (`cutover
+// rollback`), or continues a rollback that stopped. After the point of no
+// return it refuses unless opts.AcceptDataLoss is set. A finished rollback is
+// a no-op.
+func Rollback(ctx context.Context, p *plan.Plan, opts Options) Result {
+	e := &execution{plan: p, opts: opts, store: opts.Store}
+	if err := e.acquire("rollback"); err != nil {
+		return Result{Outcome: Failed, Err: err, Next: e.unlockHint(err)}
+	}
+	defer e.release()
+	st, err := e.store.Load()
+	if errors.Is(err, checkpoint.ErrNoState) {
+		e.emit(event.Event{Type: event.Notice, Message: "no checkpoint: nothing has run, nothing to roll back"})
+		return Result{Outcome: Completed}
+	}
+	if err != nil {
+		return Result{Outcome: Failed, Err: err}
+	}
+	e.st = st
+	if st.Phase == checkpoint.PhaseRolledBack {
+		e.emit(event.Event{Type: event.Notice, Message: fmt.Sprintf("run %s is already rolled back (%s); nothing to do", st.RunID, st.Rollback.FinishedAt.Format(time.RFC3339))})
+		return Result{Outcome: Completed, State: st}
+	}
+	if st.PastPointOfNoReturn && !opts.AcceptDataLoss && (st.Rollback == nil || !st.Rollback.Manual) {
+		return e.refuseDataLoss()
+	}
+	if e.checkUnchanged() != nil {
+		e.emit(event.Event{Type: event.Notice, Message: "the plan or its inputs changed since the run; rolling back with the current plan's compensations"})
+	}
+	return e.rollback(ctx, "rollback requested by the operator", true)
+}
+
+func (e *execution) refuseDataLoss() Result {
+	after := rollback.StepsAfterPointOfNoReturn(e.plan, e.st)
+	msg := fmt.Sprintf("run %s is past the point of no return (%s): data written since then under the new configuration would become unreadable after a rollback", e.st.RunID, e.plan.PointOfNoReturn)
+	if len(after) > 0 {
+		msg += "; steps since then: " + strings.Join(after, ", ")
+	}
+	e.emit(event.Event{Type: event.Notice, Status: "refused", Message: msg})
+	return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("%w: %s", rollback.ErrPastPointOfNoReturn, msg),
+		Next: e.hint("rollback --accept-data-loss " + e.planArg() + "   (only if losing that data is acceptable)")}
+}
+
+// autoRollback rolls back after cause, on a context that the run's
+// cancellation does not end: an interrupted run still restores the service.
+func (e *execution) autoRollback(ctx context.Context, cause error) Result {
+	e.st.Error = e.plan.Secrets.Redact(cause.Error())
+	r := e.rollback(context.WithoutCancel(ctx), e.st.Error, false)
+	if r.Outcome == Completed {
+		r.Outcome = RolledBack
+		r.Err = cause
+		r.Next = e.hint("status " + e.planArg())
+	}
+	return r
+}
+
+func (e *execution) rollback(ctx context.Context, reason string, manual bool) Result {
+	rb := rollback.Begin(e.plan, e.st, reason, manual)
+	if err := e.save(); err != nil {
+		return Result{Outcome: RollbackFailed, Err: err}
+	}
+	e.emit(event.Event{Type: event.RollbackStart, Message: fmt.Sprintf("%s; %d compensations", reason, len(rb.Actions))})
+	err := rollback.Continue(ctx, e.plan, e.st, e, e)
+	if err != nil {
+		e.emit(event.Event{Type: event.RollbackEnd, Status: "failed", Message: err.Error()})
+		return Result{Outcome: RollbackFailed, State: e.st, Err: err,
+			Next: e.hint("rollback " + e.planArg() + "   (after fixing the cause; it continues from the failed compensation)")}
+	}
+	e.emit(event.Event{Type: event.RollbackEnd, Status: "done", Message: "rolled back"})
+	return Result{Outcome: Completed, State: e.st, Next: e.hint("status " + e.planArg())}
+}
+
+// Run implements rollback.Executor.
+func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *plan.Step) error {
+	rt := e.runtime(s, true)
+	rt.action = a
+	switch {
+	case a.Op == checkpoint.OpRedo:
+		return e.attempts(ctx, s, rt)
+	case s.Rollback != nil && len(s.Rollback.Command) > 0:
+		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Dir: e.plan.Dir, Output: rt.Output()})
+	default:
+		return e.undo(ctx, s, rt)
+	}
+}
+
+func (e *execution) undo(ctx context.Context, s *plan.Step, rt *runtime) error {
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	return protect(func() error { return s.Impl.Undo(ctx, rt) })
+}
+
+// Save implements rollback.Recorder.
+func (e *execution) Save(st *checkpoint.State) error { return e.store.Save(st) }
+
+// ActionStarted implements rollback.Recorder.
+func (e *execution) ActionStarted(a *checkpoint.RollbackAction) {
+	e.emit(event.Event{Type: event.RollbackAction, Step: a.Step, Phase: a.Phase, Op: string(a.Op), Status: "started"})
+}
+
+// ActionFinished implements rollback.Recorder.
+func (e *execution) ActionFinished(a *checkpoint.RollbackAction, took time.Duration, err error) {
+	ev := event.Event{Type: event.RollbackAction, Step: a.Step, Phase: a.Phase, Op: string(a.Op), Status: "done", Elapsed: took}
+	if err != nil {
+		ev.Status, ev.Message = "failed", err.Error()
+	} else {
+		key := "undo:" + a.Step
+		if a.Op == checkpoint.OpRedo {
+			key = a.Step
+		}
+		_ = e.store.RecordDuration(key, took)
+	}
+	e.emit(ev)
+}
+
+var _ steps.Runtime = (*runtime)(nil)

@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/faultpoint"
+	"github.com/cutover/cutover/plan"
+)
+
+// Run executes p. With no checkpoint it starts a new run; with one it resumes
+// after the last done step if the plan and inputs are unchanged (DESIGN 4.2).
+// A step failure before the point of no return triggers the rollback.
+func Run(ctx context.Context, p *plan.Plan, opts Options) Result {
+	e := &execution{plan: p, opts: opts, store: opts.Store}
+	if err := e.acquire("run"); err != nil {
+		return Result{Outcome: Failed, Err: err, Next: e.unlockHint(err)}
+	}
+	defer e.release()
+	if r, stop := e.prepareRun(); stop {
+		return r
+	}
+	return e.runSteps(ctx)
+}
+
+func (e *execution) acquire(op string) error {
+	e.lock = checkpoint.NewLockInfo(op, e.plan.Name)
+	if err := e.store.Lock(e.lock); err != nil {
+		return err
+	}
+	d, err := e.store.LoadDurations()
+	if err != nil {
+		d = checkpoint.Durations{}
+	}
+	e.durations = d
+	return nil
+}
+
+func (e *execution) release() { _ = e.store.Unlock(e.lock.ID) }
+
+func (e *execution) unlockHint(err error) string {
+	var le *checkpoint.LockedError
+	if errors.As(err, &le) {
+		return e.hint(fmt.Sprintf("unlock %s --state %s   (only if that process is gone)", le.Holder.ID, e.store.Dir()))
+	}
+	return ""
+}
+
+func (e *execution) planArg() string { return e.plan.File }
+
+// prepareRun loads or creates the checkpoint; stop is true when the run must
+// not proceed and r says why.
+func (e *execution) prepareRun() (r Result, stop bool) {
+	st, err := e.store.Load()
+	if errors.Is(err, checkpoint.ErrNoState) {
+		return e.startNew()
+	}
+	if err != nil {
+		return Result{Outcome: Failed, Err: err}, true
+	}
+	e.st = st
+	switch st.Phase {
+	case checkpoint.PhaseCompleted:
+		e.emit(event.Event{Type: event.Notice, Message: fmt.Sprintf("this plan already completed (run %s, %s); nothing to do", st.RunID, st.UpdatedAt.Format(time.RFC3339))})
+		return Result{Outcome: Completed, State: st, Next: e.hint("reset " + e.planArg() + "   (to run it again from the start)")}, true
+	case checkpoint.PhaseRolledBack:
+		dest, err := e.store.Archive()
+		if err != nil {
+			return Result{Outcome: Failed, Err: err}, true
+		}
+		e.emit(event.Event{Type: event.Notice, Message: "the previous run was rolled back; its checkpoint is archived in " + dest})
+		return e.startNew()
+	case checkpoint.PhaseRollingBack, checkpoint.PhaseRollbackFailed:
+		return Result{Outcome: Failed, State: st, Err: fmt.Errorf("%w: %s", ErrRollbackPending, st.Error),
+			Next: e.hint("rollback " + e.planArg())}, true
+	}
+	if err := e.checkUnchanged(); err != nil {
+		return Result{Outcome: Failed, State: st, Err: err, Next: e.hint("rollback " + e.planArg() + "   (with the plan and inputs of the interrupted run)")}, true
+	}
+	e.emit(event.Event{Type: event.RunResume, Message: fmt.Sprintf("resuming run %s from its checkpoint", st.RunID)})
+	return Result{}, false
+}
+
+func (e *execution) checkUnchanged() error {
+	if e.st.PlanHash != e.plan.Hash {
+		return fmt.Errorf("%w: the plan file's content differs from run %s's", ErrPlanChanged, e.st.RunID)
+	}
+	if e.st.InputsHash != e.plan.InputsDigest(e.st.InputsSalt) {
+		return fmt.Errorf("%w: the variable values differ from run %s's", ErrPlanChanged, e.st.RunID)
+	}
+	return nil
+}
+
+func (e *execution) startNew() (Result, bool) {
+	now := e.opts.now()
+	e.st = &checkpoint.State{
+		Plan: e.plan.Name, PlanFile: e.plan.File, PlanHash: e.plan.Hash,
+		InputsSalt: randomHex(16), RunID: randomHex(8), Phase: checkpoint.PhaseRunning, StartedAt: now,
+	}
+	e.st.InputsHash = e.plan.InputsDigest(e.st.InputsSalt)
+	for _, s := range e.plan.Steps {
+		e.st.Steps = append(e.st.Steps, checkpoint.StepState{ID: s.ID, Status: checkpoint.StatusPending})
+	}
+	if err := e.save(); err != nil {
+		return Result{Outcome: Failed, Err: err}, true
+	}
+	e.emit(event.Event{Type: event.RunStart, Message: fmt.Sprintf("run %s of %s: %d steps", e.st.RunID, e.plan.Name, len(e.plan.Steps))})
+	return Result{}, false
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// runSteps applies the steps not yet done, in order.
+func (e *execution) runSteps(ctx context.Context) Result {
+	for i, s := range e.plan.Steps {
+		rec := e.st.Step(s.ID)
+		if rec == nil {
+			return Result{Outcome: Failed, Err: fmt.Errorf("step %s is missing from the checkpoint", s.ID)}
+		}
+		if rec.Status == checkpoint.StatusDone || rec.Status == checkpoint.StatusSkipped {
+			continue
+		}
+		if rec.Status != checkpoint.StatusPending {
+			if r, stop := e.resumeDecision(s, rec); stop {
+				return r
+			} else if rec.Status == checkpoint.StatusDone {
+				continue
+			}
+		}
+		if reason := e.windowExceeded(i); reason != "" {
+			return e.autoRollback(ctx, fmt.Errorf("%w: %s", ErrWindow, reason))
+		}
+		run, err := e.evalWhen(s)
+		if err == nil && !run {
+			e.markSkipped(s, rec)
+			continue
+		}
+		if err == nil {
+			err = e.applyStep(ctx, s, rec)
+		}
+		if err != nil {
+			return e.onFailure(ctx, s, err)
+		}
+	}
+	return e.complete()
+}
+
+func (e *execution) complete() Result {
+	e.st.Phase = checkpoint.PhaseCompleted
+	e.st.Error = ""
+	if err := e.save(); err != nil {
+		return Result{Outcome: Failed, Err: err}
+	}
+	e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseCompleted), Elapsed: e.opts.now().Sub(e.st.StartedAt),
+		Message: fmt.Sprintf("%s completed: %d steps", e.plan.Name, len(e.plan.Steps))})
+	return Result{Outcome: Completed, State: e.st, Next: e.hint("status " + e.planArg())}
+}
+
+func (e *execution) markSkipped(s *plan.Step, rec *checkpoint.StepState) {
+	rec.Status = checkpoint.StatusSkipped
+	rec.Summary = "skipped: its when condition is false"
+	_ = e.save()
+	e.emit(event.Event{Type: event.StepSkip, Step: s.ID, Message: rec.Summary})
+}
+
+// applyStep marks the step started, applies it with its timeout and retries,
+// and marks it done or failed. The checkpoint is durable at each mark.
+func (e *execution) applyStep(ctx context.Context, s *plan.Step, rec *checkpoint.StepState) error {
+	start := e.opts.now()
+	rec.Status, rec.StartedAt, rec.FinishedAt, rec.Error = checkpoint.StatusStarted, &start, nil, ""
+	rec.Attempts++
+	if s.Info.Downtime && e.st.WindowStart == nil {
+		e.st.WindowStart = &start
+	}
+	if err := e.save(); err != nil {
+		return err
+	}
+	faultpoint.Hit("after-start:" + s.ID)
+	e.emit(event.Event{Type: event.StepStart, Step: s.ID, Kind: s.Info.Kind.String()})
+	err := e.attempts(ctx, s, e.runtime(s, false))
+	end := e.opts.now()
+	rec.FinishedAt = &end
+	if err != nil {
+		rec.Status, rec.Error = checkpoint.StatusFailed, e.plan.Secrets.Redact(err.Error())
+		_ = e.save()
+		e.emit(event.Event{Type: event.StepFail, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Error})
+		return err
+	}
+	rec.Status = checkpoint.StatusDone
+	if s.ID == e.plan.PointOfNoReturn {
+		e.st.PastPointOfNoReturn = true
+	}
+	if err := e.save(); err != nil {
+		return err
+	}
+	_ = e.store.RecordDuration(s.ID, end.Sub(start))
+	e.emit(event.Event{Type: event.StepDone, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Summary})
+	faultpoint.Hit("after-done:" + s.ID)
+	return nil
+}
+
+// attempts runs the step's Apply up to 1+retries times, each under the step's
+// timeout.
+func (e *execution) attempts(ctx context.Context, s *plan.Step, rt *runtime) error {
+	interval := s.RetryInterval
+	if interval == 0 {
+		interval = 5 * time.Second
+	}
+	var err error
+	for attempt := 1; attempt <= 1+s.Retries; attempt++ {
+		err = e.attemptOnce(ctx, s, rt)
+		if err == nil || ctx.Err() != nil || attempt > s.Retries {
+			return err
+		}
+		e.emit(event.Event{Type: event.StepRetry, Step: s.ID, Attempt: attempt + 1,
+			Message: fmt.Sprintf("attempt %d of %d failed: %v; retrying in %s", attempt, 1+s.Retries, err, interval)})
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(interval):
+		}
+	}
+	return err
+}
+
+func (e *execution) attemptOnce(ctx context.Context, s *plan.Step, rt *runtime) error {
+	if s.Timeout <= 0 {
+		return protect(func() error { return s.Impl.Apply(ctx, rt) })
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	err := protect(func() error { return s.Impl.Apply(sctx, rt) })
+	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("timed out after %s: %w", s.Timeout, err)
+	}
+	return err
+}
+
+// protect turns a panic in a step into an error, so the engine can still
+// checkpoint and roll back.
+func protect(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error (panic): %v", r)
+		}
+	}()
+	return fn()
+}
+
+// onFailure decides what a failed step leads to: the automatic rollback
+// before the point of no return, a stop after it.
+func (e *execution) onFailure(ctx context.Context, s *plan.Step, cause error) Result {
+	if e.st.PastPointOfNoReturn {
+		e.st.Phase = checkpoint.PhaseFailed
+		e.st.Error = e.plan.Secrets.Redact(fmt.Sprintf("step %s failed after the point of no return (%s): %v", s.ID, e.plan.PointOfNoReturn, cause))
+		_ = e.save()
+		e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseFailed), Message: "no automatic rollback after the point of no return: data written since then would become unreadable"})
+		return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("step %s: %w", s.ID, cause),
+			Next: e.hint("run " + e.planArg() + "   (after fixing the cause, to retry)   or: " + e.hint("rollback --accept-data-loss "+e.planArg()))}
+	}
+	return e.autoRollback(ctx, fmt.Errorf("step %s: %w", s.ID, cause))
+}

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/steps"
+)
+
+// runtime is the engine's steps.Runtime for one step.
+type runtime struct {
+	e           *execution
+	step        *plan.Step
+	rollingBack bool
+	dryRun      bool
+
+	// action is the rollback action this runtime serves, if any; SetSummary
+	// then describes the compensation, not the step.
+	action *checkpoint.RollbackAction
+
+	mu           sync.Mutex
+	lastProgress time.Time
+}
+
+var errDryRun = fmt.Errorf("not allowed in a dry run")
+
+func (e *execution) runtime(s *plan.Step, rollingBack bool) *runtime {
+	return &runtime{e: e, step: s, rollingBack: rollingBack}
+}
+
+func (r *runtime) StepID() string    { return r.step.ID }
+func (r *runtime) RollingBack() bool { return r.rollingBack }
+
+func (r *runtime) record() *checkpoint.StepState { return r.e.st.Step(r.step.ID) }
+
+func (r *runtime) SaveUndo(v any) error {
+	if r.dryRun {
+		return errDryRun
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.record().Undo = data
+	return r.e.save()
+}
+
+func (r *runtime) LoadUndo(v any) (bool, error) {
+	if r.dryRun || r.e.st == nil {
+		return false, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	data := r.record().Undo
+	if len(data) == 0 {
+		return false, nil
+	}
+	return true, json.Unmarshal(data, v)
+}
+
+func (r *runtime) SaveBlob(name string, data []byte) error {
+	if r.dryRun {
+		return errDryRun
+	}
+	_, err := r.e.store.WriteUndoBlob(r.step.ID, name, data)
+	return err
+}
+
+func (r *runtime) LoadBlob(name string) ([]byte, bool, error) {
+	if r.dryRun {
+		return nil, false, nil
+	}
+	return r.e.store.ReadUndoBlob(r.step.ID, name)
+}
+
+func (r *runtime) OpenJournal(name string) (*checkpoint.Journal, error) {
+	if r.dryRun {
+		return nil, errDryRun
+	}
+	return r.e.store.OpenJournal(r.step.ID, name)
+}
+
+func (r *runtime) ReadJournal(name string, fn func(line []byte) error) error {
+	if r.dryRun {
+		return nil
+	}
+	return r.e.store.ReadJournal(r.step.ID, name, fn)
+}
+
+func (r *runtime) SetOutput(key, value string) {
+	if r.dryRun {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.record()
+	if rec.Outputs == nil {
+		rec.Outputs = map[string]string{}
+	}
+	rec.Outputs[key] = r.e.plan.Secrets.Redact(value)
+}
+
+func (r *runtime) SetSummary(text string) {
+	if r.dryRun {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.action != nil {
+		r.action.Summary = r.e.plan.Secrets.Redact(text)
+		return
+	}
+	r.record().Summary = r.e.plan.Secrets.Redact(text)
+}
+
+// progressEvery throttles progress events.
+const progressEvery = 250 * time.Millisecond
+
+func (r *runtime) Progress(p steps.Progress) {
+	r.mu.Lock()
+	now := time.Now()
+	final := p.Total > 0 && p.Done >= p.Total
+	if !final && now.Sub(r.lastProgress) < progressEvery {
+		r.mu.Unlock()
+		return
+	}
+	r.lastProgress = now
+	r.mu.Unlock()
+	r.e.emit(event.Event{Type: event.StepProgress, Step: r.step.ID, Progress: &p})
+}
+
+func (r *runtime) Output() io.Writer {
+	if r.dryRun || r.e.store == nil {
+		return io.Discard
+	}
+	return r.e.plan.Secrets.Writer(&stepLog{path: r.e.store.LogPath(r.step.ID)})
+}
+
+// stepLog appends to a step's log file, opening it per write so no file
+// handle outlives the step.
+type stepLog struct{ path string }
+
+func (l *stepLog) Write(p []byte) (int, error) {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.Write(p)
+}
+
+func (r *runtime) Logf(format string, args ...any) {
+	r.e.emit(event.Event{Type: event.StepLog, Step: r.step.ID, Message: fmt.Sprintf(format, args...)})
+}
+
+func (r *runtime) Secrets() *secret.Set { return r.e.plan.Secrets }
+
+func (r *runtime) Confirm(ctx context.Context, prompt string) (bool, error) {
+	if r.e.opts.Confirm == nil {
+		return false, fmt.Errorf("%w: no way to ask (use --yes to approve)", steps.ErrNotConfirmed)
+	}
+	return r.e.opts.Confirm(ctx, prompt)
+}

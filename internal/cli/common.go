@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/urfave/cli/v2"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/plan"
+)
+
+func varFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "var", Usage: "set a variable: `NAME=VALUE` (repeatable)"},
+		&cli.StringSliceFlag{Name: "var-file", Usage: "read variables from an HCL `FILE` (repeatable)"},
+	}
+}
+
+func stateFlag() cli.Flag {
+	return &cli.StringFlag{Name: "state", Usage: "state `DIR` (default .cutover/<plan name> beside the plan)"}
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print one JSON event per line"}
+}
+
+// planArg returns the single plan file argument.
+func planArg(c *cli.Context) (string, error) {
+	switch c.NArg() {
+	case 1:
+		return c.Args().First(), nil
+	case 0:
+		return "", fail(ExitUsage, fmt.Errorf("%s needs a plan file", c.Command.Name), fmt.Sprintf("cutover %s plan.hcl", c.Command.Name))
+	}
+	return "", fail(ExitUsage, fmt.Errorf("%s takes one plan file, got %d arguments", c.Command.Name, c.NArg()), fmt.Sprintf("cutover %s plan.hcl", c.Command.Name))
+}
+
+// loadPlan loads the plan named on the command line and prints its
+// diagnostics (warnings too). Errors make it return an exit-2 error.
+func loadPlan(c *cli.Context, e *env, validating bool) (*plan.Plan, error) {
+	path, err := planArg(c)
+	if err != nil {
+		return nil, err
+	}
+	p, diags := plan.Load(path, plan.Options{Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file"), Validating: validating})
+	if len(diags) > 0 {
+		writeDiagnostics(p.Secrets.Writer(e.stderr), p.Files, diags)
+	}
+	if diags.HasErrors() {
+		return p, fail(ExitUsage, fmt.Errorf("%s has %s", path, countErrors(diags)), "fix the problems above; `cutover validate "+path+"` checks the plan without contacting anything")
+	}
+	return p, nil
+}
+
+func countErrors(diags hcl.Diagnostics) string {
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	if n == 1 {
+		return "1 error"
+	}
+	return fmt.Sprintf("%d errors", n)
+}
+
+func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	dw := hcl.NewDiagnosticTextWriter(w, files, 100, false)
+	_ = dw.WriteDiagnostics(diags)
+}
+
+// stateDir is --state, or .cutover/<plan name> beside the plan file.
+func stateDir(c *cli.Context, p *plan.Plan) string {
+	if d := c.String("state"); d != "" {
+		return d
+	}
+	return filepath.Join(p.Dir, ".cutover", p.Name)
+}
+
+func openStore(c *cli.Context, p *plan.Plan) (*checkpoint.Store, error) {
+	st, err := checkpoint.Open(stateDir(c, p))
+	if err != nil {
+		return nil, fail(ExitFailed, err, "check that the state directory is writable, or choose another with --state")
+	}
+	return st, nil
+}
+
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cutover/cutover/checkpoint"
+)
+
+func resetCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "reset",
+		Usage:     "archive a finished run's checkpoint so the plan can run again from the start",
+		ArgsUsage: "PLAN",
+		Flags:     append(varFlags(), stateFlag()),
+		Action: func(c *cli.Context) error {
+			p, err := loadPlan(c, e, true)
+			if err != nil {
+				return err
+			}
+			store, err := checkpoint.OpenExisting(stateDir(c, p))
+			var st *checkpoint.State
+			if err == nil {
+				st, err = store.Load()
+			}
+			if errors.Is(err, checkpoint.ErrNoState) {
+				fmt.Fprintln(e.stdout, "no checkpoint: nothing to reset")
+				return nil
+			}
+			if err != nil {
+				return fail(ExitFailed, err, "")
+			}
+			if st.Phase != checkpoint.PhaseCompleted && st.Phase != checkpoint.PhaseRolledBack {
+				return fail(ExitFailed, fmt.Errorf("run %s is %s, not finished: resetting would forget what it changed", st.RunID, st.Phase),
+					"finish it with `cutover run "+p.File+"` or `cutover rollback "+p.File+"` first")
+			}
+			lock := checkpoint.NewLockInfo("reset", p.Name)
+			if err := store.Lock(lock); err != nil {
+				return fail(ExitFailed, err, "")
+			}
+			dest, err := store.Archive()
+			_ = store.Unlock(lock.ID)
+			if err != nil {
+				return fail(ExitFailed, err, "")
+			}
+			fmt.Fprintf(e.stdout, "archived run %s in %s\n", st.RunID, dest)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cutover/cutover/engine"
+)
+
+func rollbackCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "rollback",
+		Usage:     "roll back the run in the checkpoint, or continue a rollback that stopped (idempotent)",
+		ArgsUsage: "PLAN",
+		Flags: append(varFlags(), stateFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "accept-data-loss", Usage: "roll back even after the point of no return"},
+			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
+		),
+		Action: func(c *cli.Context) error {
+			p, err := loadPlan(c, e, false)
+			if err != nil {
+				return err
+			}
+			store, err := openStore(c, p)
+			if err != nil {
+				return err
+			}
+			return execute(c, e, p, func(ctx context.Context, opts engine.Options) engine.Result {
+				opts.Store, opts.AcceptDataLoss = store, c.Bool("accept-data-loss")
+				return engine.Rollback(ctx, p, opts)
+			})
+		},
+	}
+}

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/plan"
+)
+
+func statusCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show what the checkpoint says: steps, times, where it stopped, what to run next",
+		ArgsUsage: "PLAN",
+		Flags:     append(varFlags(), stateFlag(), jsonFlag()),
+		Action: func(c *cli.Context) error {
+			p, err := loadPlan(c, e, true)
+			if err != nil {
+				return err
+			}
+			store, err := checkpoint.OpenExisting(stateDir(c, p))
+			var st *checkpoint.State
+			if err == nil {
+				st, err = store.Load()
+			}
+			if errors.Is(err, checkpoint.ErrNoState) {
+				fmt.Fprintf(e.stdout, "no checkpoint for plan %q in %s: it has not run\n", p.Name, stateDir(c, p))
+				return nil
+			}
+			if err != nil {
+				return fail(ExitFailed, err, "")
+			}
+			out := p.Secrets.Writer(e.stdout)
+			if c.Bool("json") {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(out, p, st, store)
+			return nil
+		},
+	}
+}
+
+func printStatus(w io.Writer, p *plan.Plan, st *checkpoint.State, store *checkpoint.Store) {
+	fmt.Fprintf(w, "plan %q  run %s  %s\n", st.Plan, st.RunID, st.Phase)
+	fmt.Fprintf(w, "started %s, updated %s\n", st.StartedAt.Format(time.RFC3339), st.UpdatedAt.Format(time.RFC3339))
+	if st.PastPointOfNoReturn {
+		fmt.Fprintf(w, "past the point of no return (%s)\n", p.PointOfNoReturn)
+	}
+	if st.Error != "" {
+		fmt.Fprintf(w, "reason: %s\n", st.Error)
+	}
+	fmt.Fprintln(w, "\nsteps:")
+	for _, s := range st.Steps {
+		fmt.Fprintf(w, "  %-8s %-28s %7s  %s\n", s.Status, s.ID, took(s.StartedAt, s.FinishedAt), stepNote(s))
+	}
+	if rb := st.Rollback; rb != nil {
+		fmt.Fprintf(w, "\nrollback (%s):\n", rb.Reason)
+		for _, a := range rb.Actions {
+			fmt.Fprintf(w, "  %-8s phase %d %-7s %-28s %7s  %s\n", a.Status, a.Phase, a.Op, a.Step, took(a.StartedAt, a.FinishedAt), firstNonEmpty(a.Error, a.Summary))
+		}
+	}
+	if lock, err := store.ReadLock(); err == nil {
+		fmt.Fprintf(w, "\nlocked by %s: lock %s, user %s, host %s, pid %d, since %s\n", lock.Operation, lock.ID, lock.User, lock.Host, lock.PID, lock.Created.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "\nnext: %s\n", nextCommand(p, st))
+}
+
+func stepNote(s checkpoint.StepState) string {
+	if s.Error != "" {
+		return s.Error
+	}
+	return s.Summary
+}
+
+func took(start, end *time.Time) string {
+	if start == nil || end == nil {
+		return ""
+	}
+	return seconds(end.Sub(*start))
+}
+
+// nextCommand says what an operator should run after this state.
+func nextCommand(p *plan.Plan, st *checkpoint.State) string {
+	switch st.Phase {
+	case checkpoint.PhaseCompleted:
+		return "nothing: the cutover completed (cutover reset " + p.File + " to run it again)"
+	case checkpoint.PhaseRolledBack:
+		return "fix the cause, rehearse with `cutover plan " + p.File + "`, then `cutover run " + p.File + "` (a new run)"
+	case checkpoint.PhaseRollingBack, checkpoint.PhaseRollbackFailed:
+		return "cutover rollback " + p.File + "   (continues from the compensation that stopped)"
+	case checkpoint.PhaseStopped:
+		return "cutover run " + p.File + " --resolve STEP=done|rerun, or cutover rollback " + p.File
+	case checkpoint.PhaseFailed:
+		return "fix the cause and `cutover run " + p.File + "` to retry, or `cutover rollback --accept-data-loss " + p.File + "`"
+	}
+	return "cutover run " + p.File + "   (resumes after the last done step)"
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/plan"
+)
+
+func unlockCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "unlock",
+		Usage:     "remove a stale lock, by its ID only (as printed when a run is refused)",
+		ArgsUsage: "LOCK_ID [PLAN]",
+		Flags:     append(varFlags(), stateFlag()),
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return fail(ExitUsage, errors.New("unlock needs the lock's ID"), "cutover unlock LOCK_ID [PLAN]   (the ID is in the message that refused the run, and in `cutover status`)")
+			}
+			dirs, err := lockDirs(c, e)
+			if err != nil {
+				return err
+			}
+			return unlock(e, c.Args().First(), dirs)
+		},
+	}
+}
+
+// lockDirs are the state directories to look in: --state, the plan's, or
+// every .cutover/* under the current directory.
+func lockDirs(c *cli.Context, e *env) ([]string, error) {
+	if d := c.String("state"); d != "" {
+		return []string{d}, nil
+	}
+	if c.NArg() == 2 {
+		p, diags := plan.Load(c.Args().Get(1), plan.Options{Validating: true, Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file")})
+		if diags.HasErrors() {
+			writeDiagnostics(e.stderr, p.Files, diags)
+			return nil, fail(ExitUsage, fmt.Errorf("cannot read %s", c.Args().Get(1)), "")
+		}
+		return []string{filepath.Join(p.Dir, ".cutover", p.Name)}, nil
+	}
+	dirs, _ := filepath.Glob(filepath.Join(".cutover", "*"))
+	return dirs, nil
+}
+
+func unlock(e *env, id string, dirs []string) error {
+	for _, d := range dirs {
+		store, err := checkpoint.OpenExisting(d)
+		if err != nil {
+			continue
+		}
+		err = store.Unlock(id)
+		switch {
+		case err == nil:
+			fmt.Fprintf(e.stdout, "removed lock %s from %s\n", id, d)
+			return nil
+		case errors.Is(err, checkpoint.ErrLockMismatch):
+			return fail(ExitFailed, fmt.Errorf("lock in %s: %w", d, err), "pass the exact ID shown by `cutover status`; a lock is only removed by its own ID")
+		}
+	}
+	return fail(ExitFailed, fmt.Errorf("no lock with ID %s found", id), "give the plan or --state DIR so cutover knows which state directory to look in")
+}

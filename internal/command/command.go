@@ -1,0 +1,164 @@
+// Package command runs an operator's command (a restart, an exec step, a
+// rollback override) the way a maintenance runbook needs: argv without a shell,
+// its own process group so a timeout kills the whole tree, output streamed to
+// a log and its last lines kept for the error message.
+package command
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec is a command to run.
+type Spec struct {
+	Argv []string
+	// Env is added to the cutover process's environment (KEY=VALUE).
+	Env []string
+	Dir string
+	// Output receives stdout and stderr as they come; may be nil.
+	Output io.Writer
+	// Stdin, if set, is the command's standard input; otherwise /dev/null.
+	Stdin io.Reader
+}
+
+// tailLines is how many lines of output an error quotes.
+const tailLines = 8
+
+// Error is a command that did not exit 0.
+type Error struct {
+	Argv     []string
+	ExitCode int    // -1 when killed or not started
+	Tail     string // the last lines of its output
+	Err      error
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("command %s", strings.Join(quoteArgs(e.Argv), " "))
+	switch {
+	case e.ExitCode >= 0:
+		msg += fmt.Sprintf(" exited with status %d", e.ExitCode)
+	default:
+		msg += fmt.Sprintf(": %v", e.Err)
+	}
+	if e.Tail != "" {
+		msg += ": " + strings.ReplaceAll(strings.TrimSpace(e.Tail), "\n", " | ")
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+func quoteArgs(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if strings.ContainsAny(a, " \t\"'") || a == "" {
+			a = fmt.Sprintf("%q", a)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// Run runs spec and waits for it. When ctx ends, the command's whole process
+// group gets SIGTERM, then SIGKILL two seconds later.
+func Run(ctx context.Context, spec Spec) error {
+	if len(spec.Argv) == 0 {
+		return errors.New("empty command")
+	}
+	tail := &tailBuffer{max: tailLines}
+	var out io.Writer = tail
+	if spec.Output != nil {
+		out = io.MultiWriter(tail, spec.Output)
+	}
+	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
+	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Dir = spec.Dir
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, spec.Stdin
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return &Error{Argv: spec.Argv, ExitCode: -1, Err: err}
+	}
+	done := make(chan struct{})
+	go killOnCancel(ctx, cmd, done)
+	err := cmd.Wait()
+	close(done)
+	if err == nil {
+		return nil
+	}
+	ce := &Error{Argv: spec.Argv, ExitCode: -1, Tail: tail.String(), Err: err}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Exited() {
+		ce.ExitCode = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		ce.Err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		ce.ExitCode = -1
+	}
+	return ce
+}
+
+func killOnCancel(ctx context.Context, cmd *exec.Cmd, done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	pgid := -cmd.Process.Pid
+	_ = syscall.Kill(pgid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+	}
+}
+
+// tailBuffer keeps the last max lines written to it.
+type tailBuffer struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+	part  bytes.Buffer
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, b := range p {
+		if b == '\n' {
+			t.push(t.part.String())
+			t.part.Reset()
+			continue
+		}
+		if t.part.Len() < 4096 {
+			t.part.WriteByte(b)
+		}
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) push(line string) {
+	t.lines = append(t.lines, line)
+	if len(t.lines) > t.max {
+		t.lines = t.lines[len(t.lines)-t.max:]
+	}
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := t.lines
+	if t.part.Len() > 0 {
+		lines = append(append([]string(nil), lines...), t.part.String())
+	}
+	return strings.Join(lines, "\n")
+}

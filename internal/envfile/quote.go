@@ -1,0 +1,57 @@
+package envfile
+
+import "strings"
+
+// quoteStyle picks how to write value on a line currently written in style
+// current (0 for unquoted, or the quote byte):
+//
+//   - unquoted stays unquoted if every byte of value is "safe" (see
+//     safeUnquoted); the empty value is safe;
+//   - single quotes stay if value holds no single quote and no newline;
+//   - everything else is written in double quotes, with escapes.
+func quoteStyle(value string, current byte) byte {
+	switch {
+	case current == 0 && safeUnquoted(value):
+		return 0
+	case current == '\'' && !strings.ContainsAny(value, "'\n"):
+		return '\''
+	}
+	return '"'
+}
+
+// safeUnquoted reports whether value reads the same unquoted to this
+// package, to systemd and to a POSIX shell: ASCII letters, digits and
+// _ - . / : , @ % + = ^ only. Anything else (whitespace, '#', quotes, '$',
+// '\', '`', '~', shell metacharacters, control and non-ASCII bytes) needs
+// quotes.
+func safeUnquoted(value string) bool {
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if !isNameByte(c) && !strings.ContainsRune("-./:,@%+=^", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteValue writes value in the given style, which must be one quoteStyle
+// allows for it.
+func quoteValue(value string, style byte) string {
+	switch style {
+	case 0:
+		return value
+	case '\'':
+		return "'" + value + "'"
+	}
+	return `"` + doubleEscaper.Replace(value) + `"`
+}
+
+// doubleEscaper escapes the characters that are special inside double
+// quotes, and newlines, which cannot appear raw on a line.
+var doubleEscaper = strings.NewReplacer(
+	`\`, `\\`,
+	`"`, `\"`,
+	`$`, `\$`,
+	"`", "\\`",
+	"\n", `\n`,
+)

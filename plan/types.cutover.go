@@ -1,0 +1,86 @@
+package plan
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+type cutoverBlock struct {
+	Window          hcl.Expression `hcl:"window,optional"`
+	PointOfNoReturn hcl.Expression `hcl:"point_of_no_return,optional"`
+	Description     string         `hcl:"description,optional"`
+}
+
+// decodeCutover reads the single `cutover "<name>"` block; without one the
+// plan is named after its file.
+func (l *loader) decodeCutover() hcl.Diagnostics {
+	blocks := l.content.Blocks.OfType("cutover")
+	base := filepath.Base(l.plan.File)
+	l.plan.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	if len(blocks) == 0 {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	for _, b := range blocks[1:] {
+		diags = append(diags, duplicateDiag("cutover block", b.Labels[0], blocks[0], b))
+	}
+	b := blocks[0]
+	l.plan.Name = b.Labels[0]
+	var cb cutoverBlock
+	diags = append(diags, l.decodeContext().DecodeBody(b.Body, &cb)...)
+	l.plan.Description = cb.Description
+	w, d := l.duration(cb.Window, "window")
+	diags = append(diags, d...)
+	l.plan.Window = w
+	if cb.PointOfNoReturn != nil && !isNullExpr(cb.PointOfNoReturn) {
+		diags = append(diags, l.pointOfNoReturn(cb.PointOfNoReturn)...)
+	}
+	return diags
+}
+
+func (l *loader) pointOfNoReturn(expr hcl.Expression) hcl.Diagnostics {
+	id, _, diags := l.decodeContext().StepRef(expr, "point_of_no_return")
+	l.plan.PointOfNoReturn = id
+	return diags
+}
+
+func isNullExpr(expr hcl.Expression) bool {
+	v, d := expr.Value(nil)
+	return !d.HasErrors() && v.IsNull()
+}
+
+// parseDuration accepts Go durations ("90s", "1h30m") and a plain "0".
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
+}
+
+// duration evaluates an optional duration attribute ("30m", "1h30m").
+func (l *loader) duration(expr hcl.Expression, attr string) (time.Duration, hcl.Diagnostics) {
+	if expr == nil || isNullExpr(expr) {
+		return 0, nil
+	}
+	val, diags := l.decodeContext().Value(expr)
+	if diags.HasErrors() || !val.IsKnown() {
+		return 0, diags
+	}
+	if val.Type() != cty.String {
+		return 0, append(diags, errorDiag("Invalid "+attr, fmt.Sprintf("%s must be a duration string such as \"30m\" or \"1h30m\".", attr), expr.Range()))
+	}
+	d, err := parseDuration(val.AsString())
+	if err != nil {
+		return 0, append(diags, errorDiag("Invalid "+attr, fmt.Sprintf("%s: %s; write a duration such as \"30m\" or \"1h30m\".", attr, err), expr.Range()))
+	}
+	return d, diags
+}

@@ -1,0 +1,238 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cutover/cutover/steps"
+)
+
+// commonStepSchema holds the attributes every step accepts; the rest of a
+// step's body belongs to its type.
+var commonStepSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "description"}, {Name: "timeout"}, {Name: "retries"}, {Name: "retry_interval"}, {Name: "when"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "rollback"}},
+}
+
+type rollbackBlock struct {
+	Command []string `hcl:"command,optional"`
+	Skip    bool     `hcl:"skip,optional"`
+}
+
+// stepObject is what step.<type>.<name> evaluates to at load time. Status
+// and outputs are unknown until the step runs.
+func stepObject(typ, name string) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"id": cty.StringVal(typ + "." + name), "type": cty.StringVal(typ), "name": cty.StringVal(name),
+		"status":  cty.UnknownVal(cty.String),
+		"outputs": cty.UnknownVal(cty.Map(cty.String)),
+	})
+}
+
+// declareSteps indexes the step blocks and makes step.<type>.<name> referable.
+func (l *loader) declareSteps() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	l.stepIndex = map[string]int{}
+	seen := map[string]*hcl.Block{}
+	byType := map[string]map[string]cty.Value{}
+	for _, b := range l.content.Blocks.OfType("step") {
+		typ, name := b.Labels[0], b.Labels[1]
+		id := typ + "." + name
+		if prev, dup := seen[id]; dup {
+			diags = append(diags, duplicateDiag("step", id, prev, b))
+			continue
+		}
+		if !hclsyntax.ValidIdentifier(name) {
+			diags = append(diags, errorDiag("Invalid step name", fmt.Sprintf("%q is not a valid step name: use letters, digits, underscores and dashes, starting with a letter.", name), b.LabelRanges[1]))
+		}
+		seen[id] = b
+		l.stepIndex[id] = len(l.stepIndex)
+		if byType[typ] == nil {
+			byType[typ] = map[string]cty.Value{}
+		}
+		byType[typ][name] = stepObject(typ, name)
+	}
+	objs := map[string]cty.Value{}
+	for typ, m := range byType {
+		objs[typ] = cty.ObjectVal(m)
+	}
+	l.setVar("step", cty.ObjectVal(objs))
+	return diags
+}
+
+func (l *loader) decodeSteps() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	done := map[string]bool{}
+	for _, b := range l.content.Blocks.OfType("step") {
+		id := b.Labels[0] + "." + b.Labels[1]
+		if done[id] {
+			continue // a duplicate, reported by declareSteps
+		}
+		done[id] = true
+		s, d := l.decodeStep(b)
+		diags = append(diags, d...)
+		if s != nil {
+			l.plan.Steps = append(l.plan.Steps, s)
+		}
+	}
+	return diags
+}
+
+func (l *loader) decodeStep(b *hcl.Block) (*Step, hcl.Diagnostics) {
+	typ, name := b.Labels[0], b.Labels[1]
+	s := &Step{ID: typ + "." + name, Type: typ, Name: name, DeclRange: b.DefRange}
+	info, ok := steps.Lookup(typ)
+	if !ok {
+		return nil, hcl.Diagnostics{unknownStepType(typ, b.LabelRanges[0])}
+	}
+	s.Info = info
+	content, remain, diags := b.Body.PartialContent(commonStepSchema)
+	diags = append(diags, l.laterStepRefs(b.Body, s.ID)...)
+	diags = append(diags, l.decodeCommon(s, content)...)
+	impl, d := info.Decode(remain, l.decodeContext())
+	diags = append(diags, d...)
+	s.Impl = impl
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return s, diags
+}
+
+func (l *loader) decodeCommon(s *Step, content *hcl.BodyContent) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var d hcl.Diagnostics
+	attrs := content.Attributes
+	s.Timeout, d = l.duration(exprOf(attrs, "timeout"), "timeout")
+	diags = append(diags, d...)
+	s.RetryInterval, d = l.duration(exprOf(attrs, "retry_interval"), "retry_interval")
+	diags = append(diags, d...)
+	if a, ok := attrs["retries"]; ok {
+		diags = append(diags, l.retries(a, s)...)
+	}
+	if a, ok := attrs["description"]; ok {
+		diags = append(diags, l.stringAttr(a, &s.Description)...)
+	}
+	if a, ok := attrs["when"]; ok {
+		s.When = a.Expr
+		diags = append(diags, l.checkWhen(a)...)
+	}
+	for i, rb := range content.Blocks.OfType("rollback") {
+		if i > 0 {
+			diags = append(diags, errorDiag("Duplicate rollback block", "A step has at most one rollback block.", rb.DefRange))
+			continue
+		}
+		var r rollbackBlock
+		diags = append(diags, l.decodeContext().DecodeBody(rb.Body, &r)...)
+		s.Rollback = &RollbackOverride{Command: r.Command, Skip: r.Skip}
+	}
+	return diags
+}
+
+func exprOf(attrs hcl.Attributes, name string) hcl.Expression {
+	if a, ok := attrs[name]; ok {
+		return a.Expr
+	}
+	return nil
+}
+
+func (l *loader) retries(a *hcl.Attribute, s *Step) hcl.Diagnostics {
+	val, diags := l.decodeContext().Value(a.Expr)
+	if diags.HasErrors() || !val.IsKnown() {
+		return diags
+	}
+	if val.Type() != cty.Number || !val.AsBigFloat().IsInt() || val.AsBigFloat().Sign() < 0 {
+		return append(diags, errorDiag("Invalid retries", "retries must be a whole number of at least 0.", a.Expr.Range()))
+	}
+	n, _ := val.AsBigFloat().Int64()
+	s.Retries = int(n)
+	return diags
+}
+
+func (l *loader) stringAttr(a *hcl.Attribute, out *string) hcl.Diagnostics {
+	val, diags := l.decodeContext().Value(a.Expr)
+	if diags.HasErrors() || !val.IsKnown() || val.IsNull() {
+		return diags
+	}
+	if val.Type() != cty.String {
+		return append(diags, errorDiag("Incorrect attribute value type", fmt.Sprintf("%s must be a string.", a.Name), a.Expr.Range()))
+	}
+	*out = val.AsString()
+	return diags
+}
+
+// checkWhen evaluates a `when` condition now; it may depend on step status or
+// outputs, which stay unknown until run time.
+func (l *loader) checkWhen(a *hcl.Attribute) hcl.Diagnostics {
+	val, diags := l.decodeContext().Value(a.Expr)
+	if diags.HasErrors() || !val.IsKnown() {
+		return diags
+	}
+	if val.Type() != cty.Bool {
+		return append(diags, errorDiag("Invalid when condition", "when must be true or false.", a.Expr.Range()))
+	}
+	return diags
+}
+
+// laterStepRefs reports references from a step to itself or to a step that
+// runs after it: steps run in file order, so such a value cannot exist yet.
+func (l *loader) laterStepRefs(body hcl.Body, id string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	self := l.stepIndex[id]
+	for _, tr := range bodyTraversals(body) {
+		names := traversalNames(tr)
+		if len(names) < 3 || names[0] != "step" {
+			continue
+		}
+		ref := names[1] + "." + names[2]
+		if idx, ok := l.stepIndex[ref]; ok && idx >= self {
+			diags = append(diags, errorDiag("Reference to a later step",
+				fmt.Sprintf("Step %s refers to step %s, which runs %s. Steps run in the order they are written; move the step or the reference.",
+					id, ref, map[bool]string{true: "at the same time (itself)", false: "after it"}[idx == self]), tr.SourceRange()))
+		}
+	}
+	return diags
+}
+
+// bodyTraversals collects every variable reference in a native-syntax body.
+func bodyTraversals(body hcl.Body) []hcl.Traversal {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var out []hcl.Traversal
+	for _, a := range sb.Attributes {
+		out = append(out, a.Expr.Variables()...)
+	}
+	for _, b := range sb.Blocks {
+		out = append(out, bodyTraversals(b.Body)...)
+	}
+	return out
+}
+
+func unknownStepType(typ string, rng hcl.Range) *hcl.Diagnostic {
+	known := steps.Names()
+	detail := fmt.Sprintf("There is no step type %q. The step types are: %s.", typ, strings.Join(known, ", "))
+	if s := suggest(typ, known); s != "" {
+		detail = fmt.Sprintf("There is no step type %q; did you mean %q? The step types are: %s.", typ, s, strings.Join(known, ", "))
+	}
+	return errorDiag("Unknown step type", detail, rng)
+}
+
+// suggest returns the candidate closest to given, if it is close enough to be
+// a likely typo.
+func suggest(given string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := levenshtein.Distance(given, c, nil); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}

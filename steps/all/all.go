@@ -1,0 +1,12 @@
+// Package all registers every step type built into cutover.
+package all
+
+import (
+	_ "github.com/cutover/cutover/steps/approve"     // approve
+	_ "github.com/cutover/cutover/steps/drain"       // drain
+	_ "github.com/cutover/cutover/steps/envstep"     // env
+	_ "github.com/cutover/cutover/steps/execstep"    // exec
+	_ "github.com/cutover/cutover/steps/healthcheck" // health_check
+	_ "github.com/cutover/cutover/steps/restart"     // restart
+	_ "github.com/cutover/cutover/steps/resume"      // resume
+)

@@ -1,0 +1,110 @@
+// Package envstep is the `env` step: set, unset and comment out variables in
+// one or many env files (one per node, like /etc/default/minio), atomically,
+// with a SHA-256 uniformity check across the files before and after the
+// change, and a byte-for-byte restore as its compensation.
+//
+// Before a file is written its original bytes are saved as undo data (kept
+// 0600 in the state directory, never printed, since env files hold secrets).
+// The new content is always computed from those original bytes, so running
+// the step again after a crash gives the same files.
+package envstep
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/steps"
+)
+
+func init() {
+	steps.Register(steps.Type{Name: "env", Kind: steps.KindChange, Idempotent: true, Decode: decode})
+}
+
+// Config is the body of an env step.
+type Config struct {
+	Files   []string       `hcl:"files"`
+	Set     hcl.Expression `hcl:"set,optional"`
+	Unset   []string       `hcl:"unset,optional"`
+	Comment []string       `hcl:"comment,optional"`
+	// RequireIdentical, default true, refuses to change files that differ
+	// before the change and checks they are identical after it.
+	RequireIdentical *bool `hcl:"require_identical,optional"`
+}
+
+// Step edits env files.
+type Step struct {
+	files     []string
+	set       map[string]string
+	setKeys   []string
+	sensitive map[string]bool // keys whose new value came from a sensitive input
+	unset     []string
+	comment   []string
+	identical bool
+}
+
+func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
+	var c Config
+	diags := dc.DecodeBody(body, &c)
+	s := &Step{unset: c.Unset, comment: c.Comment, identical: c.RequireIdentical == nil || *c.RequireIdentical}
+	for _, f := range c.Files {
+		s.files = append(s.files, dc.Path(f))
+	}
+	if c.Set != nil {
+		var d hcl.Diagnostics
+		s.set, s.sensitive, d = decodeSet(c.Set, dc)
+		diags = append(diags, d...)
+	}
+	for k := range s.set {
+		s.setKeys = append(s.setKeys, k)
+	}
+	sort.Strings(s.setKeys)
+	diags = append(diags, s.check(body, c)...)
+	return s, diags
+}
+
+func (s *Step) check(body hcl.Body, c Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	bad := func(summary, detail string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: body.MissingItemRange().Ptr()})
+	}
+	if len(c.Files) == 0 {
+		bad("No env files", "files must list at least one env file, such as [\"/etc/default/minio\"].")
+	}
+	for _, k := range append(append(append([]string{}, s.setKeys...), s.unset...), s.comment...) {
+		if !envfile.ValidKey(k) {
+			bad("Invalid variable name", fmt.Sprintf("%q is not a valid environment variable name.", k))
+		}
+	}
+	if len(s.set)+len(s.unset)+len(s.comment) == 0 {
+		bad("Nothing to change", "An env step needs at least one of set, unset or comment.")
+	}
+	return diags
+}
+
+// decodeSet evaluates the set map, noting which keys hold sensitive values.
+func decodeSet(expr hcl.Expression, dc *hcldecode.Context) (map[string]string, map[string]bool, hcl.Diagnostics) {
+	val, diags := expr.Value(dc.Eval)
+	if diags.HasErrors() || !val.IsWhollyKnown() {
+		return nil, nil, diags
+	}
+	if !val.CanIterateElements() || val.Type().IsListType() || val.Type().IsTupleType() || val.Type().IsSetType() {
+		return nil, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect attribute value type",
+			Detail: "set must be a map of variable names to string values, such as { KMS_PROVIDER = \"AWS\" }.", Subject: expr.Range().Ptr()})
+	}
+	out, sensitive := map[string]string{}, map[string]bool{}
+	for it := val.ElementIterator(); it.Next(); {
+		k, v := it.Element()
+		key, _ := k.Unmark()
+		str, d := stringValue(v, dc, expr)
+		if d.HasErrors() {
+			return nil, nil, append(diags, d...)
+		}
+		out[key.AsString()] = str
+		sensitive[key.AsString()] = v.ContainsMarked()
+	}
+	return out, sensitive, diags
+}

@@ -1,0 +1,75 @@
+// Package restart is the `restart` step: restart a service with a supervisor
+// command (systemctl, a service manager, a script). It starts the maintenance
+// window, and in a rollback it runs again so the service comes back on its
+// old configuration.
+//
+// MinIO's own admin restart (`mc admin service restart`) re-executes the
+// server with the environment it started with, so it does not pick up an env
+// file change: Plan flags such a command.
+package restart
+
+import (
+	"context"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/steps"
+	"github.com/cutover/cutover/steps/execstep"
+)
+
+func init() {
+	steps.Register(steps.Type{Name: "restart", Kind: steps.KindRedo, Idempotent: true, Downtime: true, Decode: decode})
+}
+
+// Config is the body of a restart step.
+type Config struct {
+	Command []string          `hcl:"command"`
+	Env     map[string]string `hcl:"env,optional"`
+	Dir     string            `hcl:"dir,optional"`
+}
+
+// Step restarts a service.
+type Step struct {
+	Config
+	baseDir string
+}
+
+func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
+	s := &Step{baseDir: dc.BaseDir}
+	diags := dc.DecodeBody(body, &s.Config)
+	s.Dir = dc.Path(s.Dir)
+	if s.Dir == "" {
+		s.Dir = dc.BaseDir
+	}
+	return s, diags
+}
+
+// Plan checks the command exists and warns about restarts that keep the old
+// environment.
+func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
+	if err := execstep.Preflight(s.Command); err != nil {
+		return nil, err
+	}
+	actions := []steps.Action{{Summary: "restart: " + execstep.Describe(s.Command, s.Env)}}
+	if KeepsOldEnvironment(s.Command) {
+		actions = append(actions, steps.Action{Warning: true,
+			Summary: "MinIO's admin restart re-executes the server with its OLD environment: an env file change is not picked up; restart through the supervisor (systemctl restart minio) instead"})
+	}
+	return actions, nil
+}
+
+// KeepsOldEnvironment reports whether argv is MinIO's admin service restart.
+func KeepsOldEnvironment(argv []string) bool {
+	line := " " + strings.Join(argv, " ") + " "
+	return strings.Contains(line, " admin service restart ")
+}
+
+// Apply runs the restart command.
+func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
+	return execstep.Run(ctx, rt, s.Command, s.Env, s.Dir)
+}
+
+// Undo does nothing: a restart is compensated by running it again in phase 2.
+func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error { return nil }
