@@ -266,7 +266,7 @@ func (e *execution) onFailure(ctx context.Context, s *plan.Step, cause error) Re
 		_ = e.save()
 		e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseFailed), Message: "no automatic rollback after the point of no return: data written since then would become unreadable"})
 		return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("step %s: %w", s.ID, cause),
-			Next: e.hint("run " + e.planArg() + "   (after fixing the cause, to retry)   or: " + e.hint("rollback --accept-data-loss "+e.planArg()))}
+			Next: "fix the cause, then " + e.hint("run "+e.planArg()) + " to retry the step\n" + e.hint("rollback --accept-data-loss "+e.planArg()) + "   (only if losing the data written since then is acceptable)"}
 	}
 	return e.autoRollback(ctx, fmt.Errorf("step %s: %w", s.ID, cause))
 }

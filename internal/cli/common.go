@@ -69,9 +69,17 @@ func countErrors(diags hcl.Diagnostics) string {
 	return fmt.Sprintf("%d errors", n)
 }
 
+// writeDiagnostics prints each diagnostic as "Error: FILE:LINE:COL: Summary"
+// followed by hcl's source snippet and the detail.
 func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
 	dw := hcl.NewDiagnosticTextWriter(w, files, 100, false)
-	_ = dw.WriteDiagnostics(diags)
+	for _, d := range diags {
+		located := *d
+		if d.Subject != nil {
+			located.Summary = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary)
+		}
+		_ = dw.WriteDiagnostic(&located)
+	}
 }
 
 // stateDir is --state, or .cutover/<plan name> beside the plan file.
