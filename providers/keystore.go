@@ -1,0 +1,70 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"iter"
+)
+
+// Errors a KeyStore returns (wrapped with detail).
+var (
+	// ErrKeyNotFound: no key of that name.
+	ErrKeyNotFound = errors.New("key not found")
+	// ErrKeyExists: Create found a key of that name already.
+	ErrKeyExists = errors.New("key already exists")
+	// ErrNotReadable: the store never returns key material (KES, AWS KMS);
+	// verification must use the store's own operations instead.
+	ErrNotReadable = errors.New("key material cannot be read from this store")
+	// ErrUnsupported: the store cannot do this operation at all.
+	ErrUnsupported = errors.New("not supported by this key store")
+)
+
+// Key is raw key material, independent of how a store encodes it.
+type Key struct {
+	// Material is the secret bytes (32 for AES-256). Never log it.
+	Material []byte
+	// Algorithm is "AES256" (the default when empty) or "ChaCha20".
+	Algorithm string
+}
+
+// KeyStore holds raw key material under names. Implementations are safe for
+// concurrent use and never log material.
+type KeyStore interface {
+	// Name is the plan's name for the store ("kms.local").
+	Name() string
+	// Status checks the store is reachable with the configured credentials.
+	Status(ctx context.Context) error
+	// List yields every key name matching pattern (a path.Match glob; "" or
+	// "*" is everything), following every page. An error ends the sequence.
+	List(ctx context.Context, pattern string) iter.Seq2[string, error]
+	// Get returns a key's material: ErrKeyNotFound, or ErrNotReadable for
+	// stores that never reveal material.
+	Get(ctx context.Context, name string) (Key, error)
+	// Create stores a new key; ErrKeyExists if the name is taken. Two
+	// concurrent Creates of one name: exactly one succeeds.
+	Create(ctx context.Context, name string, k Key) error
+	// Delete removes a key; ErrKeyNotFound if absent.
+	Delete(ctx context.Context, name string) error
+}
+
+// Replacer is a KeyStore that can replace a key's material atomically: there
+// is no moment when the key is absent. Stores without it refuse
+// on_conflict = "overwrite".
+type Replacer interface {
+	Replace(ctx context.Context, name string, k Key) error
+}
+
+// Prover is a KeyStore that can prove, without revealing material, that it
+// holds a usable key of that name: an encrypt/decrypt round trip through the
+// store's own API. It is the strongest proof stores like KES and AWS KMS allow.
+type Prover interface {
+	Prove(ctx context.Context, name string) error
+}
+
+// KeyStoreConfig is what a `kms` block decodes to: it opens the store.
+type KeyStoreConfig interface {
+	// Open connects (lazily where possible) and returns the store.
+	Open(ctx context.Context) (KeyStore, error)
+	// Describe is a one-line, secret-free description ("vault kv2 at https://...").
+	Describe() string
+}
