@@ -1,0 +1,151 @@
+// Command awsemu serves the emulator of AWS KMS and AWS Secrets Manager
+// (package internal/awsemu) over HTTP, so demos and scripts can point AWS
+// SDKs and CLIs at it instead of AWS.
+//
+// Usage:
+//
+//	awsemu -access-key AKID -secret-key SECRET [-addr 127.0.0.1:0]
+//	       [-region us-east-1] [-account 111122223333] [-state FILE]
+//	       [-addr-file FILE] [-v]
+//
+// Once listening it prints the endpoint ("http://host:port") on stdout and,
+// with -addr-file, writes the bound address ("host:port") to that file
+// atomically, so a script that asked for port 0 can find the port. With
+// -state the emulator's keys and secrets survive restarts. SIGTERM or
+// SIGINT stops it cleanly (in-flight requests finish, the address file is
+// removed) with exit status 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/cutover/cutover/internal/awsemu"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "awsemu:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	addr, region, account, accessKey, secretKey, state, addrFile string
+	verbose                                                      bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	var o options
+	fs := flag.NewFlagSet("awsemu", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "address to listen on (port 0: any free port)")
+	fs.StringVar(&o.region, "region", "us-east-1", "the region served (credential scope and ARNs)")
+	fs.StringVar(&o.account, "account", "111122223333", "the 12-digit account id in ARNs")
+	fs.StringVar(&o.accessKey, "access-key", "", "the access key id clients sign with (required)")
+	fs.StringVar(&o.secretKey, "secret-key", "", "the secret access key clients sign with (required)")
+	fs.StringVar(&o.state, "state", "", "file keeping the state across restarts (holds key material; mode 0600)")
+	fs.StringVar(&o.addrFile, "addr-file", "", "file to write the bound host:port to once listening")
+	fs.BoolVar(&o.verbose, "v", false, "log every request on stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.accessKey == "" || o.secretKey == "" {
+		return nil, errors.New("-access-key and -secret-key are required")
+	}
+	return &o, nil
+}
+
+// run serves until ctx is cancelled, then shuts down gracefully.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := awsemu.Config{Region: o.region, AccountID: o.account, StateFile: o.state,
+		Credentials: map[string]string{o.accessKey: o.secretKey}}
+	if o.verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	emu, err := awsemu.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if err := announce(ln.Addr().String(), o.addrFile, stdout); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	if o.addrFile != "" {
+		defer os.Remove(o.addrFile)
+	}
+	return wait(ctx, srv, errc)
+}
+
+// announce prints the endpoint and writes the address file.
+func announce(addr, addrFile string, stdout io.Writer) error {
+	if addrFile != "" {
+		if err := writeAtomic(addrFile, addr+"\n"); err != nil {
+			return fmt.Errorf("write address file: %w", err)
+		}
+	}
+	_, err := fmt.Fprintf(stdout, "http://%s\n", addr)
+	return err
+}
+
+// wait returns when the server fails or, once ctx is done, has shut down.
+func wait(ctx context.Context, srv *http.Server, errc <-chan error) error {
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// writeAtomic writes data to a temporary file beside path and renames it
+// over path, so readers never see a partial address.
+func writeAtomic(path, data string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
