@@ -40,7 +40,9 @@ func (e *exitError) Error() string {
 	return e.err.Error()
 }
 
-func fail(code int, err error, hint string) error { return &exitError{code: code, err: err, hint: hint} }
+func fail(code int, err error, hint string) error {
+	return &exitError{code: code, err: err, hint: hint}
+}
 
 // Main runs cutover with args (args[0] is the program name) and returns the
 // exit code. It never panics: a panic is reported as an internal error.

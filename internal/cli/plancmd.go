@@ -113,4 +113,3 @@ func rollbackSummary(p *plan.Plan) string {
 	}
 	return scope + ", cutover rolls back automatically: undo changes newest first, re-run restarts and checks, release drains last."
 }
-

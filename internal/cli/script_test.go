@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"cutover": func() int { return Main(os.Args, os.Stdin, os.Stdout, os.Stderr) },
+		"cutover":  func() int { return Main(os.Args, os.Stdin, os.Stdout, os.Stderr) },
 		"svcctl":   svcctl,
 		"exitcode": exitcode,
 	}))

@@ -79,7 +79,7 @@ func (s *Step) check(body hcl.Body, c Config) hcl.Diagnostics {
 			bad("Invalid variable name", fmt.Sprintf("%q is not a valid environment variable name.", k))
 		}
 	}
-	if len(s.set)+len(s.unset)+len(s.comment) == 0 {
+	if c.Set == nil && len(s.unset)+len(s.comment) == 0 {
 		bad("Nothing to change", "An env step needs at least one of set, unset or comment.")
 	}
 	return diags
@@ -88,7 +88,7 @@ func (s *Step) check(body hcl.Body, c Config) hcl.Diagnostics {
 // decodeSet evaluates the set map, noting which keys hold sensitive values.
 func decodeSet(expr hcl.Expression, dc *hcldecode.Context) (map[string]string, map[string]bool, hcl.Diagnostics) {
 	val, diags := expr.Value(dc.Eval)
-	if diags.HasErrors() || !val.IsWhollyKnown() {
+	if diags.HasErrors() || !val.IsKnown() {
 		return nil, nil, diags
 	}
 	if !val.CanIterateElements() || val.Type().IsListType() || val.Type().IsTupleType() || val.Type().IsSetType() {
@@ -99,6 +99,9 @@ func decodeSet(expr hcl.Expression, dc *hcldecode.Context) (map[string]string, m
 	for it := val.ElementIterator(); it.Next(); {
 		k, v := it.Element()
 		key, _ := k.Unmark()
+		if !v.IsWhollyKnown() {
+			continue // an input without a value, under validation
+		}
 		str, d := stringValue(v, dc, expr)
 		if d.HasErrors() {
 			return nil, nil, append(diags, d...)

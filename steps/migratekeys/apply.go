@@ -1,0 +1,211 @@
+package migratekeys
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/keyops"
+	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/steps"
+)
+
+// journalName is the step's per-key journal.
+const journalName = "keys"
+
+// Journal record statuses.
+const (
+	recStart    = "start"    // about to write the key (durable before the write)
+	recCreated  = "created"  // this run created the key at the target
+	recSkipped  = "skipped"  // an identical key was already there
+	recReplaced = "replaced" // the target's key was replaced (overwrite)
+	recDeleted  = "deleted"  // the compensation deleted a key this run created
+)
+
+type record struct {
+	Key    string `json:"k"`
+	Status string `json:"s"`
+}
+
+// progress counts what a run did.
+type progress struct {
+	total, done, created, skipped, replaced, resumed atomic.Int64
+}
+
+// journalState is what an earlier attempt recorded.
+type journalState struct {
+	done     map[string]string // key -> final status
+	inflight map[string]bool   // started, not finished
+}
+
+func readJournal(rt steps.Runtime) (journalState, error) {
+	js := journalState{done: map[string]string{}, inflight: map[string]bool{}}
+	err := rt.ReadJournal(journalName, func(line []byte) error {
+		var r record
+		if err := json.Unmarshal(line, &r); err != nil {
+			return nil
+		}
+		switch r.Status {
+		case recStart:
+			js.inflight[r.Key] = true
+		case recDeleted:
+			delete(js.done, r.Key)
+		default:
+			js.done[r.Key] = r.Status
+			delete(js.inflight, r.Key)
+		}
+		return nil
+	})
+	return js, err
+}
+
+// Apply copies and verifies every key, resuming from the journal.
+func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
+	src, dst, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	if err := rt.SaveUndo(undoData{Journal: journalName}); err != nil {
+		return err
+	}
+	js, err := readJournal(rt)
+	if err != nil {
+		return err
+	}
+	var p progress
+	before, err := keyops.Count(ctx, src, s.pattern)
+	if err != nil {
+		return err
+	}
+	p.total.Store(before)
+	if err := s.copyAll(ctx, rt, src, dst, js, &p); err != nil {
+		return err
+	}
+	return s.finish(ctx, rt, src, before, &p)
+}
+
+func (s *Step) copyAll(ctx context.Context, rt steps.Runtime, src, dst providers.KeyStore, js journalState, p *progress) error {
+	j, err := rt.OpenJournal(journalName)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	g := checkpoint.NewGroupJournal(j)
+	err = keyops.ForEach(ctx, src, s.pattern, s.concurrency, false, func(ctx context.Context, name string) error {
+		defer rt.Progress(steps.Progress{Done: p.done.Add(1), Total: p.total.Load(), Unit: "keys"})
+		if _, ok := js.done[name]; ok {
+			p.resumed.Add(1)
+			return nil
+		}
+		if err := g.AppendDurable(record{name, recStart}); err != nil {
+			return err
+		}
+		status, err := s.copyOne(ctx, src, dst, name, js.inflight[name])
+		if err != nil {
+			return err
+		}
+		p.count(status)
+		return g.Append(record{name, status})
+	})
+	if serr := g.Sync(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+func (p *progress) count(status string) {
+	switch status {
+	case recCreated:
+		p.created.Add(1)
+	case recSkipped:
+		p.skipped.Add(1)
+	case recReplaced:
+		p.replaced.Add(1)
+	}
+}
+
+// copyOne copies one key and verifies it. wasInFlight means an earlier
+// attempt journaled the key as started but not finished: if the target has
+// it with the source's material, the earlier attempt wrote it.
+func (s *Step) copyOne(ctx context.Context, src, dst providers.KeyStore, name string, wasInFlight bool) (string, error) {
+	k, err := src.Get(ctx, name)
+	if errors.Is(err, providers.ErrNotReadable) {
+		return "", fmt.Errorf("%s never reveals key material, so keys cannot be copied from it", s.from.Describe())
+	}
+	if err != nil {
+		return "", fmt.Errorf("read from source: %w", err)
+	}
+	err = dst.Create(ctx, name, k)
+	switch {
+	case err == nil:
+		return recCreated, keyops.Verify(ctx, dst, name, k)
+	case !errors.Is(err, providers.ErrKeyExists):
+		return "", fmt.Errorf("write to target: %w", err)
+	case wasInFlight:
+		if ours, serr := writtenBefore(ctx, dst, name, k); serr == nil && ours {
+			return recCreated, nil
+		}
+	}
+	return s.conflict(ctx, dst, name, k)
+}
+
+// writtenBefore decides whether a key an interrupted attempt was writing is
+// the one it wrote: same material where readable; where the target never
+// reveals material, the key's existence after our journaled start plus a
+// round trip is the strongest evidence available.
+func writtenBefore(ctx context.Context, dst providers.KeyStore, name string, k providers.Key) (bool, error) {
+	same, err := sameAtTarget(ctx, dst, name, k)
+	if !errors.Is(err, providers.ErrNotReadable) {
+		return same, err
+	}
+	return true, keyops.Verify(ctx, dst, name, k)
+}
+
+func (s *Step) conflict(ctx context.Context, dst providers.KeyStore, name string, k providers.Key) (string, error) {
+	switch s.onConflict {
+	case OnConflictOverwrite:
+		if err := dst.(providers.Replacer).Replace(ctx, name, k); err != nil {
+			return "", fmt.Errorf("replace at target: %w", err)
+		}
+		return recReplaced, keyops.Verify(ctx, dst, name, k)
+	case OnConflictVerify:
+		same, err := sameAtTarget(ctx, dst, name, k)
+		if err != nil {
+			return "", fmt.Errorf("exists at the target and cannot be compared (on_conflict = \"verify\"): %w; it was not touched", err)
+		}
+		if !same {
+			return "", errors.New("exists at the target with DIFFERENT material (on_conflict = \"verify\"); it was not touched")
+		}
+		return recSkipped, nil
+	}
+	return "", errors.New("already exists at the target (on_conflict = \"fail\"); it was not touched")
+}
+
+func sameAtTarget(ctx context.Context, dst providers.KeyStore, name string, k providers.Key) (bool, error) {
+	got, err := dst.Get(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	return keyops.Same(got, k), nil
+}
+
+// finish checks the source did not change and records the outputs.
+func (s *Step) finish(ctx context.Context, rt steps.Runtime, src providers.KeyStore, before int64, p *progress) error {
+	after, err := keyops.Count(ctx, src, s.pattern)
+	if err != nil {
+		return err
+	}
+	if after != before {
+		return fmt.Errorf("the source changed during the migration: %d keys matched %q before, %d after; halt key creation at the source and run the step again", before, s.pattern, after)
+	}
+	rt.SetOutput("count", fmt.Sprint(before))
+	rt.SetOutput("created", fmt.Sprint(p.created.Load()))
+	rt.SetOutput("skipped", fmt.Sprint(p.skipped.Load()))
+	rt.SetOutput("replaced", fmt.Sprint(p.replaced.Load()))
+	rt.SetSummary(fmt.Sprintf("%d keys: %d created, %d identical skipped, %d replaced, %d already done before a resume; every key verified",
+		before, p.created.Load(), p.skipped.Load(), p.replaced.Load(), p.resumed.Load()))
+	return nil
+}

@@ -1,0 +1,54 @@
+package migratekeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/steps"
+)
+
+// undoData says where the step's journal is; the journal names the keys.
+type undoData struct {
+	Journal string `json:"journal"`
+}
+
+// Undo deletes the keys this run created at the target, when the plan asks
+// for it (delete_created_on_rollback); keys that were already there, skipped
+// or replaced are never deleted. Deleted keys are journaled, so a repeated
+// Undo does not try again.
+func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
+	if !s.deleteOnRB {
+		rt.SetSummary("copied keys left in place (delete_created_on_rollback = false)")
+		return nil
+	}
+	js, err := readJournal(rt)
+	if err != nil {
+		return err
+	}
+	dst, err := s.to.Open(ctx)
+	if err != nil {
+		return err
+	}
+	j, err := rt.OpenJournal(journalName)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	deleted := 0
+	for name, status := range js.done {
+		if status != recCreated {
+			continue
+		}
+		if err := dst.Delete(ctx, name); err != nil && !errors.Is(err, providers.ErrKeyNotFound) {
+			return fmt.Errorf("delete %s at the target: %w", name, err)
+		}
+		if err := j.Append(record{name, recDeleted}); err != nil {
+			return err
+		}
+		deleted++
+	}
+	rt.SetSummary(fmt.Sprintf("deleted %d keys this run created at the target", deleted))
+	return nil
+}
