@@ -89,7 +89,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: []*cli.Command{
 			validateCommand(env), planCommand(env), runCommand(env), rollbackCommand(env),
-			statusCommand(env), unlockCommand(env), resetCommand(env),
+			statusCommand(env), unlockCommand(env), resetCommand(env), keysCommand(env),
 		},
 	}
 }

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"filippo.io/age"
+	"github.com/urfave/cli/v2"
+
+	"github.com/cutover/cutover/internal/keybackup"
+	"github.com/cutover/cutover/internal/keyops"
+	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/providers"
+)
+
+func keysCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "work with key backups",
+		Subcommands: []*cli.Command{{
+			Name:      "restore",
+			Usage:     "restore a backup made by backup_keys into a key store declared in a plan",
+			ArgsUsage: "BACKUP",
+			Flags: append(varFlags(),
+				&cli.StringFlag{Name: "plan", Usage: "the plan `FILE` that declares the target kms block", Required: true},
+				&cli.StringFlag{Name: "to", Usage: "the target, as in the plan: `kms.NAME`", Required: true},
+				&cli.StringFlag{Name: "identity", Usage: "age identity `FILE` that decrypts the backup"},
+				&cli.StringFlag{Name: "passphrase-env", Usage: "environment `VARIABLE` holding the backup's passphrase"},
+			),
+			Action: func(c *cli.Context) error { return restore(c, e) },
+		}},
+	}
+}
+
+func restore(c *cli.Context, e *env) error {
+	if c.NArg() != 1 {
+		return fail(ExitUsage, errors.New("keys restore needs one backup file"), "cutover keys restore --plan plan.hcl --to kms.vault --identity ops.key backups/keys.age")
+	}
+	p, diags := plan.Load(c.String("plan"), plan.Options{Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file")})
+	if diags.HasErrors() {
+		writeDiagnostics(e.stderr, p.Files, diags)
+		return fail(ExitUsage, fmt.Errorf("%s has errors", c.String("plan")), "")
+	}
+	cfg, ok := p.Systems[c.String("to")].(providers.KeyStoreConfig)
+	if !ok {
+		return fail(ExitUsage, fmt.Errorf("the plan declares no key store %s", c.String("to")), "--to names a kms block of the plan, such as kms.vault")
+	}
+	ids, err := identities(c)
+	if err != nil {
+		return fail(ExitUsage, err, "")
+	}
+	store, err := keyops.Open(c.Context, cfg)
+	if err != nil {
+		return fail(ExitFailed, err, "")
+	}
+	return restoreInto(c, e, store, c.Args().First(), ids)
+}
+
+func identities(c *cli.Context) ([]age.Identity, error) {
+	if v := c.String("passphrase-env"); v != "" {
+		pass, ok := os.LookupEnv(v)
+		if !ok {
+			return nil, fmt.Errorf("environment variable %s is not set", v)
+		}
+		id, err := age.NewScryptIdentity(pass)
+		return []age.Identity{id}, err
+	}
+	if c.String("identity") == "" {
+		return nil, errors.New("give --identity FILE or --passphrase-env VARIABLE to decrypt the backup")
+	}
+	f, err := os.Open(c.String("identity"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return age.ParseIdentities(f)
+}
+
+// restoreInto checks the whole backup first, then creates each key; a key
+// already there with the same material is skipped, a different one stops
+// the restore without touching it.
+func restoreInto(c *cli.Context, e *env, store providers.KeyStore, path string, ids []age.Identity) error {
+	read := func(fn func(string, providers.Key) error) (keybackup.Summary, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return keybackup.Summary{}, err
+		}
+		defer f.Close()
+		return keybackup.Read(f, fn, ids...)
+	}
+	if _, err := read(nil); err != nil {
+		return fail(ExitFailed, err, "nothing was restored")
+	}
+	created, skipped := 0, 0
+	sum, err := read(func(name string, k providers.Key) error {
+		err := store.Create(c.Context, name, k)
+		if errors.Is(err, providers.ErrKeyExists) {
+			if verr := keyops.Verify(c.Context, store, name, k); verr != nil {
+				return fmt.Errorf("key %s exists at the target and differs or cannot be compared: %w", name, verr)
+			}
+			skipped++
+			return nil
+		}
+		if err == nil {
+			created++
+			err = keyops.Verify(c.Context, store, name, k)
+		}
+		return err
+	})
+	if err != nil {
+		return fail(ExitFailed, fmt.Errorf("restore stopped after %d keys: %w", created+skipped, err), "keys restored so far stay; fix the cause and run the restore again (it skips identical keys)")
+	}
+	fmt.Fprintf(e.stdout, "restored %d keys into %s (%d created, %d already there and identical); backup digest %.12s\n", sum.Count, store.Name(), created, skipped, sum.Digest)
+	return nil
+}
