@@ -86,11 +86,36 @@ func (s *Store) OpenJournal(step, name string) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	if err := terminateTornLine(f); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return &Journal{path: p, f: f, w: bufio.NewWriter(f)}, nil
+}
+
+// terminateTornLine ends a torn last line (a crash in the middle of an
+// append) with a newline, so the next record starts a line of its own
+// instead of being glued to the fragment and skipped by ReadJournal.
+func terminateTornLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, fi.Size()-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	if _, err := f.Write([]byte{'\n'}); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // Append buffers one record; Sync makes the buffered records durable.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"
@@ -53,7 +54,12 @@ func (r *runtime) SaveUndo(v any) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.record().Undo = data
-	return r.e.save()
+	if err := r.e.save(); err != nil {
+		return err
+	}
+	// The undo data is durable and the step has not acted on it yet.
+	faultpoint.Hit("before-effect:" + r.step.ID)
+	return nil
 }
 
 func (r *runtime) LoadUndo(v any) (bool, error) {

@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -91,7 +92,7 @@ func fileFunc(baseDir string, asBase64 bool) function.Function {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(baseDir, p)
 			}
-			data, err := os.ReadFile(p)
+			data, err := readCapped(p)
 			if err != nil {
 				return cty.UnknownVal(cty.String), fmt.Errorf("read %s: %w", p, unwrapPathErr(err))
 			}
@@ -143,3 +144,23 @@ var nonsensitiveFunc = function.New(&function.Spec{
 		return v, nil
 	},
 })
+
+// maxFileSize bounds what file() reads: plans read keys and certificates,
+// never large files.
+const maxFileSize = 4 << 20
+
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxFileSize)
+	}
+	return data, nil
+}

@@ -186,10 +186,14 @@ func undeclaredInputs(declared map[string]*variableDecl, inputs map[string]rawIn
 			continue
 		}
 		in := inputs[n]
+		if strings.HasPrefix(in.source, "environment variable") {
+			continue // like TF_VAR_, a stray CUTOVER_VAR_ in the shell must not break every plan
+		}
 		d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Value for undeclared variable",
 			Detail: fmt.Sprintf("A value for %q was given by %s, but the plan declares no variable of that name. Add a variable %q block, or remove the value.", n, in.source, n)}
 		if in.rng.Filename != "" {
 			d.Subject = in.rng.Ptr()
+			d.Severity = hcl.DiagWarning // a shared var file may set more than this plan uses
 		}
 		diags = append(diags, d)
 	}

@@ -122,7 +122,7 @@ func Continue(ctx context.Context, p *plan.Plan, st *checkpoint.State, ex Execut
 		}
 		if err := runAction(ctx, p, st, a, ex, rec); err != nil {
 			st.Phase = checkpoint.PhaseRollbackFailed
-			st.Error = fmt.Sprintf("rollback stopped: phase %d %s of %s failed: %v", a.Phase, a.Op, a.Step, err)
+			st.Error = p.Secrets.Redact(fmt.Sprintf("rollback stopped: phase %d %s of %s failed: %v", a.Phase, a.Op, a.Step, err))
 			if serr := rec.Save(st); serr != nil {
 				return errors.Join(err, serr)
 			}
@@ -132,6 +132,7 @@ func Continue(ctx context.Context, p *plan.Plan, st *checkpoint.State, ex Execut
 	now := time.Now().UTC()
 	st.Rollback.FinishedAt = &now
 	st.Phase = checkpoint.PhaseRolledBack
+	st.Error = st.Rollback.Reason
 	return rec.Save(st)
 }
 
@@ -151,7 +152,7 @@ func runAction(ctx context.Context, p *plan.Plan, st *checkpoint.State, a *check
 	end := time.Now().UTC()
 	a.FinishedAt = &end
 	if err != nil {
-		a.Status, a.Error = checkpoint.StatusFailed, err.Error()
+		a.Status, a.Error = checkpoint.StatusFailed, p.Secrets.Redact(err.Error())
 	} else {
 		a.Status = checkpoint.StatusDone
 	}

@@ -60,9 +60,28 @@ func (c *Context) DecodeBody(body hcl.Body, target any) hcl.Diagnostics {
 		panic(fmt.Sprintf("hcldecode: target must be a pointer to a struct, got %T", target))
 	}
 	schema, _ := gohcl.ImpliedBodySchema(target)
+	requireExpressions(schema, rv.Elem().Type())
 	content, diags := body.Content(schema)
 	diags = append(diags, c.decodeContent(content, rv.Elem())...)
 	return diags
+}
+
+// requireExpressions marks the attributes decoded into hcl.Expression fields
+// required unless they are tagged optional. gohcl leaves them optional (a
+// missing expression is a nil field), and a decoder that then uses the nil
+// expression panics.
+func requireExpressions(schema *hcl.BodySchema, st reflect.Type) {
+	for i := 0; i < st.NumField(); i++ {
+		name, kind, ok := fieldTag(st.Field(i))
+		if !ok || kind != "attr" || st.Field(i).Type != exprType {
+			continue
+		}
+		for j := range schema.Attributes {
+			if schema.Attributes[j].Name == name {
+				schema.Attributes[j].Required = true
+			}
+		}
+	}
 }
 
 func (c *Context) decodeContent(content *hcl.BodyContent, sv reflect.Value) hcl.Diagnostics {
@@ -155,9 +174,18 @@ func (c *Context) unmark(val cty.Value) (cty.Value, bool) {
 	if !val.ContainsMarked() {
 		return val, false
 	}
-	unmarked, _ := val.UnmarkDeep()
+	unmarked, pvms := val.UnmarkDeepWithPaths()
 	if c.Secrets != nil {
-		RecordStrings(unmarked, c.Secrets)
+		for _, pvm := range pvms {
+			if _, ok := pvm.Marks[SensitiveMark]; !ok {
+				continue
+			}
+			sub, err := pvm.Path.Apply(unmarked)
+			if err != nil {
+				sub = unmarked // cannot tell which part: mask it all
+			}
+			RecordStrings(sub, c.Secrets)
+		}
 	}
 	return unmarked, true
 }
