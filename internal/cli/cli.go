@@ -12,7 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	_ "github.com/cutover/cutover/steps/all" // every step type
+	_ "github.com/cutover/cutover/providers/all" // every system backend
+	_ "github.com/cutover/cutover/steps/all"     // every step type
 )
 
 // Exit codes.
