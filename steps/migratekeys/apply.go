@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/steps"
@@ -32,7 +33,7 @@ type record struct {
 
 // progress counts what a run did.
 type progress struct {
-	total, done, created, skipped, replaced, resumed atomic.Int64
+	total, done, created, skipped, replaced, resumed, written atomic.Int64
 }
 
 // journalState is what an earlier attempt recorded.
@@ -108,7 +109,13 @@ func (s *Step) copyAll(ctx context.Context, rt steps.Runtime, src, dst providers
 			return err
 		}
 		p.count(status)
-		return g.Append(record{name, status})
+		if err := g.Append(record{name, status}); err != nil {
+			return err
+		}
+		if n := p.written.Add(1); faultpoint.Armed() {
+			faultpoint.Hit(fmt.Sprintf("after-key:%s:%d", rt.StepID(), n))
+		}
+		return nil
 	})
 	if serr := g.Sync(); err == nil {
 		err = serr
