@@ -37,7 +37,9 @@ func restore(c *cli.Context, e *env) error {
 	if c.NArg() != 1 {
 		return fail(ExitUsage, errors.New("keys restore needs one backup file"), "cutover keys restore --plan plan.hcl --to kms.vault --identity ops.key backups/keys.age")
 	}
-	p, diags := plan.Load(c.String("plan"), plan.Options{Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file")})
+	// Only the target's kms block matters: variables the steps need may be
+	// left unset (validation mode), the target's own must be given.
+	p, diags := plan.Load(c.String("plan"), plan.Options{Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file"), Validating: true})
 	if diags.HasErrors() {
 		writeDiagnostics(e.stderr, p.Files, diags)
 		return fail(ExitUsage, fmt.Errorf("%s has errors", c.String("plan")), "")
