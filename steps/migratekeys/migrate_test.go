@@ -29,7 +29,7 @@ var (
 )
 
 // sharedVault starts one Vault for the package's tests (prefixes isolate them).
-func sharedVault(t *testing.T) *testenv.VaultServer {
+func sharedVault(t testing.TB) *testenv.VaultServer {
 	testenv.Bin(t, "vault")
 	vaultOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "cutover-vault-")
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 }
 
 // fillFS creates n random keys in a new fs keystore directory.
-func fillFS(t *testing.T, n int) string {
+func fillFS(t testing.TB, n int) string {
 	dir := t.TempDir()
 	s, err := fs.New("kms.src", dir)
 	if err != nil {
@@ -66,7 +66,7 @@ func fillFS(t *testing.T, n int) string {
 	return dir
 }
 
-func fill(t *testing.T, s providers.KeyStore, n int) {
+func fill(t testing.TB, s providers.KeyStore, n int) {
 	t.Helper()
 	err := keyops.ForEach(context.Background(), seq(n), "*", 16, false, func(ctx context.Context, name string) error {
 		return s.Create(ctx, name, keystoretest.NewKey(t))
@@ -165,7 +165,7 @@ func TestMigrateVaultToAWSSecretsManager(t *testing.T) {
 }
 
 // fsPair returns plan blocks for two fs stores and their directories.
-func fsPair(t *testing.T, n int) (blocks, src, dst string) {
+func fsPair(t testing.TB, n int) (blocks, src, dst string) {
 	src, dst = fillFS(t, n), t.TempDir()
 	blocks = fmt.Sprintf("kms \"src\" {\n  type = \"fs\"\n  path = %q\n}\nkms \"dst\" {\n  type = \"fs\"\n  path = %q\n}\n", src, dst)
 	return blocks, src, dst
