@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"github.com/cutover/cutover/internal/kesauth"
+
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -43,7 +45,7 @@ type KESServer struct {
 	Dir         string // the server's directory
 	ConfigFile  string // its YAML config
 	LogFile     string // its stdout and stderr
-	key         *KESAPIKey
+	key         *kesauth.APIKey
 	tls         *serverTLS
 	vault       *vaultLogin  // vault keystore credentials; nil with fs
 	client      *http.Client // HTTPClient
@@ -83,7 +85,7 @@ func StartKES(dir string, opts KESOptions) (*KESServer, error) {
 
 // newKES generates the key, certificates and keystore settings.
 func newKES(dir string, opts KESOptions) (*KESServer, error) {
-	key, err := NewKESAPIKey()
+	key, err := kesauth.Generate()
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func newKES(dir string, opts KESOptions) (*KESServer, error) {
 		return nil, err
 	}
 	probe, _ := newKESClient(key, st, probeClient.Timeout)
-	k := &KESServer{APIKey: key.String, Identity: key.Identity, CAFile: st.CAFile, Dir: dir,
+	k := &KESServer{APIKey: key.Text(), Identity: key.Identity(), CAFile: st.CAFile, Dir: dir,
 		ConfigFile: filepath.Join(dir, "kes.yml"), LogFile: filepath.Join(dir, "kes.log"),
 		key: key, tls: st, client: client, probe: probe}
 	if opts.Vault == nil {
@@ -206,8 +208,8 @@ func (k *KESServer) MinIOEnv(keyName string) []string {
 func (k *KESServer) HTTPClient() *http.Client { return k.client }
 
 // newKESClient builds HTTPClient's client.
-func newKESClient(key *KESAPIKey, st *serverTLS, timeout time.Duration) (*http.Client, error) {
-	cert, err := key.ClientCertificate()
+func newKESClient(key *kesauth.APIKey, st *serverTLS, timeout time.Duration) (*http.Client, error) {
+	cert, err := key.Certificate()
 	if err != nil {
 		return nil, err
 	}

@@ -5,45 +5,8 @@ import (
 	"crypto/rand"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 )
-
-// An API key and identity printed by `kes identity new` (KES v0.24.0).
-const (
-	kesFixtureAPIKey   = "kes:v1:AHuVhurG3OZwzmqAsjDtzMX0c39v25IefOc/C/b78Gih"
-	kesFixtureIdentity = "bba36022f5766b59e1379366a0dfca80fa784758d730ec2fe10057b5d73cc09f"
-)
-
-func TestParseKESAPIKeyMatchesKES(t *testing.T) {
-	k, err := ParseKESAPIKey(kesFixtureAPIKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if k.Identity != kesFixtureIdentity || k.String != kesFixtureAPIKey {
-		t.Errorf("parsed %q -> identity %s, string %s", kesFixtureAPIKey, k.Identity, k.String)
-	}
-	for _, bad := range []string{"", "kes:v1:", "kes:v2:AHuV", "AHuVhurG3OZwzmqAsjDtzMX0c39v25IefOc/C/b78Gih"} {
-		if _, err := ParseKESAPIKey(bad); err == nil {
-			t.Errorf("ParseKESAPIKey(%q) succeeded", bad)
-		}
-	}
-}
-
-func TestNewKESAPIKeyIdentityAgreesWithKESBinary(t *testing.T) {
-	kes := Bin(t, "kes")
-	k, err := NewKESAPIKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(kes, "identity", "of", k.String).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kes identity of: %v\n%s", err, out)
-	}
-	if got := strings.TrimSpace(string(out)); got != k.Identity {
-		t.Errorf("kes identity of %s = %s, we computed %s", k.String, got, k.Identity)
-	}
-}
 
 // randomKey returns 32 random bytes.
 func randomKey(t testing.TB) []byte {

@@ -2,22 +2,15 @@ package testenv
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -101,65 +94,4 @@ func writePEMs(files map[string]*pem.Block) error {
 		}
 	}
 	return nil
-}
-
-// kesAPIKeyPrefix starts every KES API key.
-const kesAPIKeyPrefix = "kes:v1:"
-
-// KESAPIKey is a KES API key: an Ed25519 key pair written as
-// "kes:v1:" + base64(0x00 || 32-byte seed). KES identifies its holder
-// by the hex SHA-256 of the public key's DER SubjectPublicKeyInfo; the
-// client proves it with a TLS client certificate for that key.
-type KESAPIKey struct {
-	String   string // "kes:v1:..."
-	Identity string // 64 hex digits
-	key      ed25519.PrivateKey
-}
-
-// NewKESAPIKey generates a random KES API key.
-func NewKESAPIKey() (*KESAPIKey, error) {
-	seed := make([]byte, ed25519.SeedSize)
-	if _, err := rand.Read(seed); err != nil {
-		return nil, err
-	}
-	return kesAPIKeyFromSeed(seed)
-}
-
-// ParseKESAPIKey parses a "kes:v1:..." API key.
-func ParseKESAPIKey(s string) (*KESAPIKey, error) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, kesAPIKeyPrefix))
-	if err != nil || !strings.HasPrefix(s, kesAPIKeyPrefix) {
-		return nil, errors.New("invalid KES API key: want kes:v1:<base64>")
-	}
-	if len(raw) != 1+ed25519.SeedSize || raw[0] != 0 {
-		return nil, errors.New("invalid KES API key: want an Ed25519 key (type 0, 32 bytes)")
-	}
-	return kesAPIKeyFromSeed(raw[1:])
-}
-
-// kesAPIKeyFromSeed derives the key pair, string and identity.
-func kesAPIKeyFromSeed(seed []byte) (*KESAPIKey, error) {
-	key := ed25519.NewKeyFromSeed(seed)
-	spki, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(spki)
-	return &KESAPIKey{
-		String:   kesAPIKeyPrefix + base64.StdEncoding.EncodeToString(append([]byte{0}, seed...)),
-		Identity: hex.EncodeToString(sum[:]),
-		key:      key,
-	}, nil
-}
-
-// ClientCertificate returns a self-signed TLS client certificate for
-// the key, as KES clients present it.
-func (k *KESAPIKey) ClientCertificate() (tls.Certificate, error) {
-	tmpl := certTemplate(k.Identity)
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.key.Public(), k.key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k.key}, nil
 }

@@ -108,12 +108,14 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 	if err != nil {
 		return nil, err
 	}
-	existing, err := keyops.Count(ctx, dst, s.pattern)
-	if err != nil {
-		return nil, err
-	}
 	actions := []steps.Action{{Summary: fmt.Sprintf("copy %d keys matching %q from %s to %s, %d at a time, verifying each; on_conflict = %q",
 		n, s.pattern, s.from.Describe(), s.to.Describe(), s.concurrency, s.onConflict)}}
+	existing, err := keyops.Count(ctx, dst, s.pattern)
+	if err != nil {
+		// KES over Vault cannot list an empty prefix: a fresh target is
+		// normal here, so this is a note, not a failed preflight.
+		actions = append(actions, steps.Action{Summary: fmt.Sprintf("could not count the target's keys (%v); conflicts are handled per key", err)})
+	}
 	if existing > 0 {
 		actions = append(actions, steps.Action{Warning: s.onConflict == OnConflictFail,
 			Summary: fmt.Sprintf("the target already holds %d keys matching %q: on_conflict = %q applies to any of the same name", existing, s.pattern, s.onConflict)})

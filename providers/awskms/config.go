@@ -1,0 +1,148 @@
+// Package awskms is AWS KMS as a key store for imported key material,
+// declared in a plan as
+//
+//	kms "aws" {
+//	  type          = "aws_kms"
+//	  region        = "eu-west-1"
+//	  endpoint      = "https://kms.eu-west-1.amazonaws.com"  # optional
+//	  access_key    = var.aws_access_key                     # optional: the SDK's default chain otherwise
+//	  secret_key    = var.aws_secret_key
+//	  session_token = var.aws_session_token                  # optional
+//	  alias_prefix  = "cutover/"                             # optional, default ""
+//	}
+//
+// A key name N is the alias "alias/<alias_prefix>N". Create makes a
+// symmetric KMS key of origin EXTERNAL, imports the material into it
+// (wrapped with RSAES_OAEP_SHA_256 under an RSA_2048 wrapping key, never
+// expiring) and only then creates the alias: the alias is the atomic point,
+// so of concurrent Creates of one name exactly one wins, and each loser
+// schedules the deletion of the key it made (after 7 days, the minimum)
+// and returns providers.ErrKeyExists.
+//
+// AWS KMS never reveals key material: Get returns providers.ErrNotReadable
+// for a key that exists, and Prove (like RoundTrip for any key) is an
+// Encrypt/Decrypt round trip. AWS never deletes a key immediately: Delete
+// removes the alias at once and schedules the key's deletion 7 days later
+// (the key can be recovered with CancelKeyDeletion until then).
+//
+// The credentials need kms:CreateKey, kms:TagResource,
+// kms:GetParametersForImport, kms:ImportKeyMaterial, kms:CreateAlias,
+// kms:DescribeKey, kms:ListAliases, kms:DeleteAlias,
+// kms:ScheduleKeyDeletion, kms:Encrypt, kms:Decrypt, and for Describe and
+// the Rotator kms:ListResourceTags, kms:GetKeyRotationStatus,
+// kms:EnableKeyRotation and kms:DisableKeyRotation.
+//
+// Errors are *Error values that errors.Is matches against the providers
+// sentinels (ErrKeyNotFound, ErrKeyExists, ErrUnsupported) and this
+// package's (ErrKeyUnusable, ErrAccessDenied, ErrProof, ErrInvalidName),
+// and errors.As against the SDK's typed errors.
+package awskms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/cutover/cutover/providers"
+)
+
+// Type is the `type` of a kms block served by this package.
+const Type = "aws_kms"
+
+// aliasChars are the characters AWS allows in alias names.
+var aliasChars = regexp.MustCompile(`^[a-zA-Z0-9:/_-]*$`)
+
+// Config is what a `kms "<name>" { type = "aws_kms" ... }` block decodes
+// to; it is a providers.KeyStoreConfig. Secret fields are never printed.
+type Config struct {
+	// Name is the plan's name for the store ("kms.aws").
+	Name string
+	// Region is the AWS region; empty means the SDK's default (AWS_REGION,
+	// shared config).
+	Region string
+	// Endpoint overrides the KMS endpoint (a VPC endpoint, an emulator).
+	Endpoint string
+	// AccessKey, SecretKey and SessionToken are static credentials;
+	// secret. Empty means the SDK's default credential chain.
+	AccessKey, SecretKey, SessionToken string
+	// AliasPrefix is put between "alias/" and every key name.
+	AliasPrefix string
+}
+
+// Describe is a one-line, secret-free description of the store.
+func (c *Config) Describe() string {
+	s := "aws kms"
+	if c.Region != "" {
+		s += " in " + c.Region
+	}
+	if c.Endpoint != "" {
+		s += " at " + c.Endpoint
+	}
+	return s + " (aliases alias/" + c.AliasPrefix + "*)"
+}
+
+// Open returns the store. It loads the SDK configuration (environment and
+// shared files for what the block leaves out) but sends no request: call
+// Status to check the credentials work.
+func (c *Config) Open(ctx context.Context) (providers.KeyStore, error) {
+	return New(ctx, *c)
+}
+
+// New is Open with the concrete type, for callers that need Store's
+// methods beyond providers.KeyStore.
+func New(ctx context.Context, c Config) (*Store, error) {
+	if err := checkPrefix(c.AliasPrefix); err != nil {
+		return nil, err
+	}
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		return nil, errors.New("aws kms: set both access_key and secret_key, or neither")
+	}
+	cfg, err := c.awsConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if c.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.Endpoint)
+		}
+	})
+	return &Store{name: c.Name, prefix: c.AliasPrefix, kms: client}, nil
+}
+
+// awsConfig loads the SDK configuration with the block's overrides.
+func (c *Config) awsConfig(ctx context.Context) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
+	}
+	if c.AccessKey != "" {
+		creds := credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, c.SessionToken)
+		opts = append(opts, config.WithCredentialsProvider(creds))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws kms: load the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("aws kms: no region: set region in the kms block or AWS_REGION")
+	}
+	return cfg, nil
+}
+
+// checkPrefix validates an alias prefix.
+func checkPrefix(p string) error {
+	switch {
+	case !aliasChars.MatchString(p):
+		return fmt.Errorf("aws kms: alias prefix %q: use only letters, digits and : / _ -", p)
+	case strings.HasPrefix(p, "aws/"):
+		return fmt.Errorf("aws kms: alias prefix %q: alias/aws/ is reserved for AWS managed keys", p)
+	}
+	return nil
+}

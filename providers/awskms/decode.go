@@ -1,0 +1,116 @@
+package awskms
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/providers"
+)
+
+func init() {
+	providers.Register(providers.Backend{
+		Kind:   providers.KindKMS,
+		Type:   Type,
+		Doc:    "AWS KMS keys with imported material, named by alias (material never readable)",
+		Decode: Decode,
+	})
+}
+
+// regionPattern is the shape of AWS region names.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$`)
+
+// block is the body of an aws_kms kms block.
+type block struct {
+	Region       string `hcl:"region,optional"`
+	Endpoint     string `hcl:"endpoint,optional"`
+	AccessKey    string `hcl:"access_key,optional"`
+	SecretKey    string `hcl:"secret_key,optional"`
+	SessionToken string `hcl:"session_token,optional"`
+	AliasPrefix  string `hcl:"alias_prefix,optional"`
+}
+
+// Decode decodes an aws_kms kms block into a *Config. The secret key and
+// session token are recorded as secrets and never appear in diagnostics.
+// Values unknown under `cutover validate` are not checked.
+func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnostics) {
+	var b block
+	diags := dc.DecodeBody(body, &b)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if dc.Secrets != nil {
+		dc.Secrets.Add(b.SecretKey, b.SessionToken)
+	}
+	diags = append(diags, checkBlock(&b, attributes(body, &b), dc)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return &Config{Name: providers.KindKMS + "." + name, Region: b.Region, Endpoint: b.Endpoint,
+		AccessKey: b.AccessKey, SecretKey: b.SecretKey, SessionToken: b.SessionToken,
+		AliasPrefix: b.AliasPrefix}, diags
+}
+
+// checkBlock validates the decoded values.
+func checkBlock(b *block, attrs hcl.Attributes, dc *hcldecode.Context) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if a := attrs["region"]; known(dc, a) && !regionPattern.MatchString(b.Region) {
+		diags = append(diags, diag("Invalid AWS region", fmt.Sprintf("%q is not an AWS region name, such as \"eu-west-1\".", b.Region), a))
+	}
+	if a := attrs["endpoint"]; known(dc, a) {
+		if u, err := url.Parse(b.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			diags = append(diags, diag("Invalid KMS endpoint", fmt.Sprintf("%q is not an http or https URL with a host.", b.Endpoint), a))
+		}
+	}
+	if a := attrs["alias_prefix"]; known(dc, a) {
+		if err := checkPrefix(b.AliasPrefix); err != nil {
+			diags = append(diags, diag("Invalid alias prefix", err.Error()+".", a))
+		}
+	}
+	return append(diags, checkCredentials(attrs)...)
+}
+
+// checkCredentials requires access_key and secret_key together, and
+// session_token only with them.
+func checkCredentials(attrs hcl.Attributes) hcl.Diagnostics {
+	ak, sk, tok := attrs["access_key"], attrs["secret_key"], attrs["session_token"]
+	switch {
+	case ak != nil && sk == nil:
+		return hcl.Diagnostics{diag("Incomplete AWS credentials", "access_key needs secret_key in the same block.", ak)}
+	case sk != nil && ak == nil:
+		return hcl.Diagnostics{diag("Incomplete AWS credentials", "secret_key needs access_key in the same block.", sk)}
+	case tok != nil && ak == nil:
+		return hcl.Diagnostics{diag("Incomplete AWS credentials",
+			"session_token needs access_key and secret_key in the same block; without them the SDK's default credentials are used.", tok)}
+	}
+	return nil
+}
+
+// attributes returns the block's attributes by name, for their ranges.
+func attributes(body hcl.Body, target any) hcl.Attributes {
+	schema, _ := gohcl.ImpliedBodySchema(target)
+	content, _, _ := body.PartialContent(schema)
+	if content == nil {
+		return hcl.Attributes{}
+	}
+	return content.Attributes
+}
+
+// known reports whether a is set and its value is wholly known.
+func known(dc *hcldecode.Context, a *hcl.Attribute) bool {
+	if a == nil {
+		return false
+	}
+	v, diags := a.Expr.Value(dc.Eval)
+	return !diags.HasErrors() && v.IsWhollyKnown() && !v.IsNull()
+}
+
+// diag is an error diagnostic on an attribute's value.
+func diag(summary, detail string, a *hcl.Attribute) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
+		Subject: a.Expr.Range().Ptr(), Context: a.Range.Ptr()}
+}

@@ -1,0 +1,143 @@
+package awskms_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/awskms"
+	"github.com/cutover/cutover/providers/keystoretest"
+)
+
+// decode decodes the first kms block of src as a plan load does.
+func decode(t *testing.T, src string, validating bool) (any, hcl.Diagnostics, *secret.Set) {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "plan.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "kms", LabelNames: []string{"name"}}}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	b := content.Blocks[0]
+	_, rest, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}}})
+	backend, ok := providers.Lookup(providers.KindKMS, awskms.Type)
+	if !ok {
+		t.Fatal("aws_kms is not registered")
+	}
+	vars := map[string]cty.Value{
+		"secret":  cty.StringVal("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").Mark(hcldecode.SensitiveMark),
+		"unknown": cty.UnknownVal(cty.String),
+	}
+	set := &secret.Set{}
+	dc := &hcldecode.Context{Eval: &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}},
+		Secrets: set, BaseDir: "/plans", Validating: validating}
+	obj, diags := backend.Decode(b.Labels[0], rest, dc)
+	return obj, diags, set
+}
+
+func TestDecode(t *testing.T) {
+	obj, diags, set := decode(t, `kms "aws" {
+  type          = "aws_kms"
+  region        = "eu-west-3"
+  endpoint      = "http://127.0.0.1:4566"
+  access_key    = "AKIAEXAMPLE"
+  secret_key    = var.secret
+  session_token = "FwoGZXIvYXdzEXAMPLETOKEN"
+  alias_prefix  = "cutover/"
+}`, false)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c := obj.(*awskms.Config)
+	if c.Name != "kms.aws" || c.Region != "eu-west-3" || c.Endpoint != "http://127.0.0.1:4566" || c.AccessKey != "AKIAEXAMPLE" ||
+		c.SecretKey != "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" || c.SessionToken != "FwoGZXIvYXdzEXAMPLETOKEN" || c.AliasPrefix != "cutover/" {
+		t.Errorf("config = %+v", c)
+	}
+	if set.Redact(c.SecretKey+" "+c.SessionToken) != secret.Mask+" "+secret.Mask {
+		t.Error("the secret key and session token are not recorded as secrets")
+	}
+	if d := c.Describe(); strings.Contains(d, "EXAMPLE") {
+		t.Errorf("Describe() = %q shows a credential", d)
+	}
+}
+
+func TestDecodeDiagnostics(t *testing.T) {
+	cases := []struct {
+		name, body, summary string
+		line                int
+	}{
+		{"bad region", `region = "Europe"`, "Invalid AWS region", 3},
+		{"bad endpoint", `endpoint = "kms.example.com"`, "Invalid KMS endpoint", 3},
+		{"reserved prefix", `alias_prefix = "aws/"`, "Invalid alias prefix", 3},
+		{"bad prefix", `alias_prefix = "a b"`, "Invalid alias prefix", 3},
+		{"access key alone", `access_key = "AKIA"`, "Incomplete AWS credentials", 3},
+		{"secret key alone", `secret_key = var.secret`, "Incomplete AWS credentials", 3},
+		{"token alone", `session_token = "tok"`, "Incomplete AWS credentials", 3},
+		{"unknown attribute", `profile = "prod"`, "Unsupported argument", 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags, _ := decode(t, "kms \"aws\" {\n  type = \"aws_kms\"\n  "+c.body+"\n}", false)
+			if !diags.HasErrors() {
+				t.Fatal("no error")
+			}
+			d := diags[0]
+			if d.Summary != c.summary || d.Subject == nil || d.Subject.Start.Line != c.line {
+				t.Errorf("got %q at %v, want %q on line %d (%s)", d.Summary, d.Subject, c.summary, c.line, d.Detail)
+			}
+			if strings.Contains(diags.Error(), "wJalr") {
+				t.Errorf("diagnostic leaks the secret key: %s", diags.Error())
+			}
+		})
+	}
+}
+
+func TestDecodeUnknownUnderValidate(t *testing.T) {
+	_, diags, _ := decode(t, `kms "aws" {
+  type = "aws_kms"
+  region = var.unknown
+  endpoint = var.unknown
+  alias_prefix = var.unknown
+}`, true)
+	if diags.HasErrors() {
+		t.Fatalf("unknown values must not be checked under validate: %v", diags)
+	}
+}
+
+// TestDecodedConfigOpens decodes a block naming the emulator and uses it.
+func TestDecodedConfigOpens(t *testing.T) {
+	e := newEnv(t, "")
+	obj, diags, _ := decode(t, `kms "aws" {
+  type = "aws_kms"
+  region = "`+testRegion+`"
+  endpoint = "`+e.url+`"
+  access_key = "`+testAccessKey+`"
+  secret_key = "`+testSecretKey+`"
+  alias_prefix = "plan/"
+}`, false)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	s, err := obj.(providers.KeyStoreConfig).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(context.Background(), "k", keystoretest.NewKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.RoundTrip(context.Background(), "alias/plan/k"); err != nil {
+		t.Fatal(err)
+	}
+}

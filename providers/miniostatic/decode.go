@@ -1,0 +1,112 @@
+package miniostatic
+
+import (
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/providers"
+)
+
+func init() {
+	providers.Register(providers.Backend{
+		Kind:   providers.KindKMS,
+		Type:   Type,
+		Doc:    "MinIO's static key MINIO_KMS_SECRET_KEY (one readable key; read-only)",
+		Decode: Decode,
+	})
+}
+
+// block is the body of a minio_static kms block.
+type block struct {
+	SecretKey     string `hcl:"secret_key,optional"`
+	SecretKeyFile string `hcl:"secret_key_file,optional"`
+	EnvFile       string `hcl:"env_file,optional"`
+}
+
+// sources are the attributes that name where the key is, in the order
+// the diagnostics list them.
+var sources = []string{"secret_key", "secret_key_file", "env_file"}
+
+// Decode decodes a minio_static kms block into a *Config. A secret_key
+// given in the plan is recorded as a secret and checked now; files are
+// only read by Open. Diagnostics never contain the key.
+func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnostics) {
+	var b block
+	diags := dc.DecodeBody(body, &b)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	recordSecret(dc, b.SecretKey)
+	attrs := attributes(body, &b)
+	diags = append(diags, checkSources(attrs, body)...)
+	if a := attrs["secret_key"]; known(dc, a) {
+		if _, _, err := ParseKey(b.SecretKey); err != nil {
+			diags = append(diags, diag("Invalid MinIO static key", "The secret_key is not a MinIO static key: "+err.Error()+".", a))
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return &Config{Name: providers.KindKMS + "." + name, SecretKey: b.SecretKey,
+		SecretKeyFile: dc.Path(b.SecretKeyFile), EnvFile: dc.Path(b.EnvFile)}, diags
+}
+
+// recordSecret masks the whole value and its base64 part.
+func recordSecret(dc *hcldecode.Context, v string) {
+	if dc.Secrets == nil || v == "" {
+		return
+	}
+	dc.Secrets.Add(v, strings.TrimSpace(v))
+	if _, b64, ok := strings.Cut(v, ":"); ok {
+		dc.Secrets.Add(b64, strings.TrimSpace(b64))
+	}
+}
+
+// checkSources requires exactly one source attribute.
+func checkSources(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
+	var set []*hcl.Attribute
+	for _, name := range sources {
+		if a := attrs[name]; a != nil {
+			set = append(set, a)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		r := body.MissingItemRange()
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing MinIO static key",
+			Detail:  "A minio_static kms block needs one of secret_key (\"<name>:<base64>\"), secret_key_file or env_file.",
+			Subject: &r}}
+	case len(set) > 1:
+		return hcl.Diagnostics{diag("Conflicting MinIO static key sources",
+			"Set only one of secret_key, secret_key_file and env_file; "+set[0].Name+" is already set.", set[1])}
+	}
+	return nil
+}
+
+// attributes returns the block's attributes by name, for their ranges.
+func attributes(body hcl.Body, target any) hcl.Attributes {
+	schema, _ := gohcl.ImpliedBodySchema(target)
+	content, _, _ := body.PartialContent(schema)
+	if content == nil {
+		return hcl.Attributes{}
+	}
+	return content.Attributes
+}
+
+// known reports whether a is set and its value is wholly known.
+func known(dc *hcldecode.Context, a *hcl.Attribute) bool {
+	if a == nil {
+		return false
+	}
+	v, diags := a.Expr.Value(dc.Eval)
+	return !diags.HasErrors() && v.IsWhollyKnown() && !v.IsNull()
+}
+
+// diag is an error diagnostic on an attribute's value.
+func diag(summary, detail string, a *hcl.Attribute) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
+		Subject: a.Expr.Range().Ptr(), Context: a.Range.Ptr()}
+}
