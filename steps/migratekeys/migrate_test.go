@@ -275,3 +275,28 @@ step "exec" "boom" {
 
 // seq is a key store listing k-0000..k-(n-1), for filling stores.
 func seq(n int) providers.KeyStore { return nameSeq(n) }
+
+func TestMigrateFSToKES(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000-key migration")
+	}
+	k := testenv.KES(t, testenv.KESOptions{KeystoreDir: t.TempDir()})
+	blocks := fmt.Sprintf(`kms "src" {
+  type = "fs"
+  path = %q
+}
+kms "dst" {
+  type     = "kes"
+  endpoint = %q
+  api_key  = var.kes_api_key
+  ca_file  = %q
+}
+variable "kes_api_key" {
+  sensitive = true
+}
+`, fillFS(t, manyKeys), k.Endpoint, k.CAFile)
+	runMigration(t, blocks, []string{"kes_api_key=" + k.APIKey}, manyKeys)
+	if n, err := os.ReadDir(k.KeystoreDir); err != nil || len(n) != manyKeys {
+		t.Fatalf("KES's own keystore holds %d keys (err %v), want %d", len(n), err, manyKeys)
+	}
+}
