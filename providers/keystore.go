@@ -68,3 +68,16 @@ type KeyStoreConfig interface {
 	// Describe is a one-line, secret-free description ("vault kv2 at https://...").
 	Describe() string
 }
+
+// RotationFreezer is a KeyStore whose keys can rotate automatically (AWS
+// KMS). Key management must be frozen while keys are migrated, so
+// migrate_keys disables rotation on the keys of its pattern for the duration
+// and restores each key's setting afterwards (or in its compensation).
+type RotationFreezer interface {
+	// Rotation reports whether automatic rotation is on for a key, and its
+	// period in days (0 when the store has no period).
+	Rotation(ctx context.Context, name string) (enabled bool, periodDays int32, err error)
+	// SetRotationPeriod turns rotation on with the given period (0: the
+	// store's default) or, with enabled false, off.
+	SetRotationPeriod(ctx context.Context, name string, enabled bool, periodDays int32) error
+}

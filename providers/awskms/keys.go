@@ -225,3 +225,20 @@ func usable(ref string, md *types.KeyMetadata) error {
 	}
 	return nil
 }
+
+// Rotation implements providers.RotationFreezer.
+func (s *Store) Rotation(ctx context.Context, name string) (bool, int32, error) {
+	info, err := s.Describe(ctx, name)
+	if err != nil {
+		return false, 0, err
+	}
+	return info.RotationEnabled, info.RotationPeriodDays, nil
+}
+
+// SetRotationPeriod implements providers.RotationFreezer.
+func (s *Store) SetRotationPeriod(ctx context.Context, name string, enabled bool, periodDays int32) error {
+	if !enabled {
+		return s.SetRotation(ctx, name, false)
+	}
+	return s.EnableRotation(ctx, name, periodDays)
+}

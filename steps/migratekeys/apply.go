@@ -82,8 +82,19 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 		return err
 	}
 	p.total.Store(before)
+	stores := map[string]providers.KeyStore{"from": src, "to": dst}
+	if err := s.freezeRotation(ctx, rt, stores); err != nil {
+		return err
+	}
 	if err := s.copyAll(ctx, rt, src, dst, js, &p); err != nil {
 		return err
+	}
+	thawed, err := s.thawRotation(ctx, rt, stores)
+	if err != nil {
+		return err
+	}
+	if thawed > 0 {
+		rt.SetOutput("rotation_restored", fmt.Sprint(thawed))
 	}
 	return s.finish(ctx, rt, src, before, &p)
 }

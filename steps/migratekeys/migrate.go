@@ -7,7 +7,9 @@
 // already exists, on_conflict decides — "fail" (the default: the step fails
 // and the key is not touched), "verify" (identical material is skipped,
 // different material fails) or "overwrite" (an atomic replace, refused for
-// stores that cannot replace atomically). After the copy the source is
+// stores that cannot replace atomically). Automatic rotation (AWS KMS) is
+// turned off on the pattern's keys for the duration and restored after, or
+// by the compensation. After the copy the source is
 // counted again: keys created at the source during the migration fail the
 // step, since key management must be frozen for a migration.
 package migratekeys

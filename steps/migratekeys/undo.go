@@ -19,6 +19,9 @@ type undoData struct {
 // or replaced are never deleted. Deleted keys are journaled, so a repeated
 // Undo does not try again.
 func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
+	if err := s.undoRotation(ctx, rt); err != nil {
+		return err
+	}
 	if !s.deleteOnRB {
 		rt.SetSummary("copied keys left in place (delete_created_on_rollback = false)")
 		return nil
@@ -51,4 +54,18 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 	}
 	rt.SetSummary(fmt.Sprintf("deleted %d keys this run created at the target", deleted))
 	return nil
+}
+
+// undoRotation re-enables any rotation the step froze and did not restore.
+func (s *Step) undoRotation(ctx context.Context, rt steps.Runtime) error {
+	stores := map[string]providers.KeyStore{}
+	for side, cfg := range map[string]providers.KeyStoreConfig{"from": s.from, "to": s.to} {
+		st, err := cfg.Open(ctx)
+		if err != nil {
+			return err
+		}
+		stores[side] = st
+	}
+	_, err := s.thawRotation(ctx, rt, stores)
+	return err
 }
