@@ -182,4 +182,3 @@ step "backup_keys" "src" {
 		t.Fatalf("a corrupt backup restored %d keys", len(entries))
 	}
 }
-
