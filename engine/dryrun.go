@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/plan"
@@ -26,13 +27,7 @@ func DryRun(ctx context.Context, p *plan.Plan, opts Options) ([]StepPlan, error)
 	var out []StepPlan
 	failed := 0
 	for _, s := range p.Steps {
-		rt := &runtime{e: e, step: s, dryRun: true}
-		var actions []steps.Action
-		err := protect(func() error {
-			var err error
-			actions, err = s.Impl.Plan(ctx, rt)
-			return err
-		})
+		actions, err := e.planStep(ctx, s)
 		if err != nil {
 			failed++
 		}
@@ -48,4 +43,31 @@ func DryRun(ctx context.Context, p *plan.Plan, opts Options) ([]StepPlan, error)
 		return out, fmt.Errorf("preflight failed for %d of %d steps", failed, len(p.Steps))
 	}
 	return out, nil
+}
+
+// preflight runs every step's read-only checks before a new run starts, so a
+// plan that cannot succeed (an env file differing between nodes, a target
+// KMS that is unreachable, a key missing) is refused before any downtime.
+func (e *execution) preflight(ctx context.Context) error {
+	var failed []string
+	for _, s := range e.plan.Steps {
+		if _, err := e.planStep(ctx, s); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", s.ID, err))
+			e.emit(event.Event{Type: event.PlanStep, Step: s.ID, Status: "error", Message: err.Error()})
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: nothing was changed; %s", ErrPreflight, strings.Join(failed, "; "))
+}
+
+// planStep runs one step's read-only Plan, a panic becoming an error.
+func (e *execution) planStep(ctx context.Context, s *plan.Step) (actions []steps.Action, err error) {
+	rt := &runtime{e: e, step: s, dryRun: true}
+	err = protect(func() error {
+		actions, err = s.Impl.Plan(ctx, rt)
+		return err
+	})
+	return actions, err
 }

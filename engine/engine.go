@@ -65,6 +65,7 @@ var (
 	ErrRollbackPending = errors.New("a rollback is in progress")
 	ErrNeedsDecision   = errors.New("a step was interrupted and cannot be re-run safely")
 	ErrWindow          = errors.New("the maintenance window would be exceeded")
+	ErrPreflight       = errors.New("preflight failed")
 )
 
 // execution is the state of one Run or Rollback call.

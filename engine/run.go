@@ -23,7 +23,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) Result {
 		return Result{Outcome: Failed, Err: err, Next: e.unlockHint(err)}
 	}
 	defer e.release()
-	if r, stop := e.prepareRun(); stop {
+	if r, stop := e.prepareRun(ctx); stop {
 		return r
 	}
 	return e.runSteps(ctx)
@@ -56,10 +56,10 @@ func (e *execution) planArg() string { return e.plan.File }
 
 // prepareRun loads or creates the checkpoint; stop is true when the run must
 // not proceed and r says why.
-func (e *execution) prepareRun() (r Result, stop bool) {
+func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 	st, err := e.store.Load()
 	if errors.Is(err, checkpoint.ErrNoState) {
-		return e.startNew()
+		return e.startNew(ctx)
 	}
 	if err != nil {
 		return Result{Outcome: Failed, Err: err}, true
@@ -75,7 +75,7 @@ func (e *execution) prepareRun() (r Result, stop bool) {
 			return Result{Outcome: Failed, Err: err}, true
 		}
 		e.emit(event.Event{Type: event.Notice, Message: "the previous run was rolled back; its checkpoint is archived in " + dest})
-		return e.startNew()
+		return e.startNew(ctx)
 	case checkpoint.PhaseRollingBack, checkpoint.PhaseRollbackFailed:
 		return Result{Outcome: Failed, State: st, Err: fmt.Errorf("%w: %s", ErrRollbackPending, st.Error),
 			Next: e.hint("rollback " + e.planArg())}, true
@@ -97,7 +97,12 @@ func (e *execution) checkUnchanged() error {
 	return nil
 }
 
-func (e *execution) startNew() (Result, bool) {
+// startNew preflights every step read-only and, if all pass, records a new
+// run. A failed preflight leaves no checkpoint: nothing has changed.
+func (e *execution) startNew(ctx context.Context) (Result, bool) {
+	if err := e.preflight(ctx); err != nil {
+		return Result{Outcome: Failed, Err: err, Next: "fix what the preflight reports; `" + e.hint("plan "+e.planArg()) + "` shows every step's checks"}, true
+	}
 	now := e.opts.now()
 	e.st = &checkpoint.State{
 		Plan: e.plan.Name, PlanFile: e.plan.File, PlanHash: e.plan.Hash,
