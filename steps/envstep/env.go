@@ -37,7 +37,7 @@ type Config struct {
 
 // Step edits env files.
 type Step struct {
-	files     []string
+	paths     []string
 	set       map[string]string
 	setKeys   []string
 	sensitive map[string]bool // keys whose new value came from a sensitive input
@@ -51,7 +51,7 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	diags := dc.DecodeBody(body, &c)
 	s := &Step{unset: c.Unset, comment: c.Comment, identical: c.RequireIdentical == nil || *c.RequireIdentical}
 	for _, f := range c.Files {
-		s.files = append(s.files, dc.Path(f))
+		s.paths = append(s.paths, dc.Path(f))
 	}
 	if c.Set != nil {
 		var d hcl.Diagnostics
