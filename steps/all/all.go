@@ -11,5 +11,6 @@ import (
 	_ "github.com/cutover/cutover/steps/migratekeys" // migrate_keys
 	_ "github.com/cutover/cutover/steps/restart"     // restart
 	_ "github.com/cutover/cutover/steps/resume"      // resume
+	_ "github.com/cutover/cutover/steps/rotatejwt"   // rotate_jwt
 	_ "github.com/cutover/cutover/steps/verifykeys"  // verify_keys
 )
