@@ -81,3 +81,11 @@ type RotationFreezer interface {
 	// store's default) or, with enabled false, off.
 	SetRotationPeriod(ctx context.Context, name string, enabled bool, periodDays int32) error
 }
+
+// KeyChecker can prove that any key the store knows — not only keys under
+// cutover's names, e.g. an application's AWS KMS key by ARN — exists, is
+// enabled, and works: an encrypt/decrypt round trip with the configured
+// credentials.
+type KeyChecker interface {
+	RoundTrip(ctx context.Context, keyRef string) error
+}

@@ -8,6 +8,7 @@ import (
 	_ "github.com/cutover/cutover/steps/envstep"     // env
 	_ "github.com/cutover/cutover/steps/execstep"    // exec
 	_ "github.com/cutover/cutover/steps/healthcheck" // health_check
+	_ "github.com/cutover/cutover/steps/kmscheck"    // kms_check
 	_ "github.com/cutover/cutover/steps/migratekeys" // migrate_keys
 	_ "github.com/cutover/cutover/steps/restart"     // restart
 	_ "github.com/cutover/cutover/steps/resume"      // resume
