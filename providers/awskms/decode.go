@@ -6,7 +6,6 @@ import (
 	"regexp"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/providers"
@@ -46,7 +45,7 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 	if dc.Secrets != nil {
 		dc.Secrets.Add(b.SecretKey, b.SessionToken)
 	}
-	diags = append(diags, checkBlock(&b, attributes(body, &b), dc)...)
+	diags = append(diags, checkBlock(&b, hcldecode.Attributes(body, &b), dc)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -58,17 +57,17 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 // checkBlock validates the decoded values.
 func checkBlock(b *block, attrs hcl.Attributes, dc *hcldecode.Context) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if a := attrs["region"]; known(dc, a) && !regionPattern.MatchString(b.Region) {
-		diags = append(diags, diag("Invalid AWS region", fmt.Sprintf("%q is not an AWS region name, such as \"eu-west-1\".", b.Region), a))
+	if a := attrs["region"]; dc.Known(a) && !regionPattern.MatchString(b.Region) {
+		diags = append(diags, hcldecode.AttrError("Invalid AWS region", fmt.Sprintf("%q is not an AWS region name, such as \"eu-west-1\".", b.Region), a))
 	}
-	if a := attrs["endpoint"]; known(dc, a) {
+	if a := attrs["endpoint"]; dc.Known(a) {
 		if u, err := url.Parse(b.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			diags = append(diags, diag("Invalid KMS endpoint", fmt.Sprintf("%q is not an http or https URL with a host.", b.Endpoint), a))
+			diags = append(diags, hcldecode.AttrError("Invalid KMS endpoint", fmt.Sprintf("%q is not an http or https URL with a host.", b.Endpoint), a))
 		}
 	}
-	if a := attrs["alias_prefix"]; known(dc, a) {
+	if a := attrs["alias_prefix"]; dc.Known(a) {
 		if err := checkPrefix(b.AliasPrefix); err != nil {
-			diags = append(diags, diag("Invalid alias prefix", err.Error()+".", a))
+			diags = append(diags, hcldecode.AttrError("Invalid alias prefix", err.Error()+".", a))
 		}
 	}
 	return append(diags, checkCredentials(attrs)...)
@@ -80,37 +79,15 @@ func checkCredentials(attrs hcl.Attributes) hcl.Diagnostics {
 	ak, sk, tok := attrs["access_key"], attrs["secret_key"], attrs["session_token"]
 	switch {
 	case ak != nil && sk == nil:
-		return hcl.Diagnostics{diag("Incomplete AWS credentials", "access_key needs secret_key in the same block.", ak)}
+		return hcl.Diagnostics{hcldecode.AttrError("Incomplete AWS credentials", "access_key needs secret_key in the same block.", ak)}
 	case sk != nil && ak == nil:
-		return hcl.Diagnostics{diag("Incomplete AWS credentials", "secret_key needs access_key in the same block.", sk)}
+		return hcl.Diagnostics{hcldecode.AttrError("Incomplete AWS credentials", "secret_key needs access_key in the same block.", sk)}
 	case tok != nil && ak == nil:
-		return hcl.Diagnostics{diag("Incomplete AWS credentials",
+		return hcl.Diagnostics{hcldecode.AttrError("Incomplete AWS credentials",
 			"session_token needs access_key and secret_key in the same block; without them the SDK's default credentials are used.", tok)}
 	}
 	return nil
 }
 
-// attributes returns the block's attributes by name, for their ranges.
-func attributes(body hcl.Body, target any) hcl.Attributes {
-	schema, _ := gohcl.ImpliedBodySchema(target)
-	content, _, _ := body.PartialContent(schema)
-	if content == nil {
-		return hcl.Attributes{}
-	}
-	return content.Attributes
-}
 
-// known reports whether a is set and its value is wholly known.
-func known(dc *hcldecode.Context, a *hcl.Attribute) bool {
-	if a == nil {
-		return false
-	}
-	v, diags := a.Expr.Value(dc.Eval)
-	return !diags.HasErrors() && v.IsWhollyKnown() && !v.IsNull()
-}
 
-// diag is an error diagnostic on an attribute's value.
-func diag(summary, detail string, a *hcl.Attribute) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
-		Subject: a.Expr.Range().Ptr(), Context: a.Range.Ptr()}
-}

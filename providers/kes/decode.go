@@ -2,7 +2,6 @@ package kes
 
 import (
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/internal/kesauth"
@@ -41,7 +40,7 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 	if dc.Secrets != nil {
 		dc.Secrets.Add(b.APIKey)
 	}
-	attrs := attributes(body, &b)
+	attrs := hcldecode.Attributes(body, &b)
 	diags = append(diags, checkBlock(&b, attrs, body, dc)...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -54,20 +53,20 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 // checkBlock validates the decoded values.
 func checkBlock(b *block, attrs hcl.Attributes, body hcl.Body, dc *hcldecode.Context) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if a := attrs["endpoint"]; known(dc, a) {
+	if a := attrs["endpoint"]; dc.Known(a) {
 		if _, err := parseEndpoint(b.Endpoint); err != nil {
-			diags = append(diags, diag("Invalid KES endpoint", err.Error()+".", a))
+			diags = append(diags, hcldecode.AttrError("Invalid KES endpoint", err.Error()+".", a))
 		}
 	}
-	if a := attrs["api_key"]; known(dc, a) {
+	if a := attrs["api_key"]; dc.Known(a) {
 		if _, err := kesauth.Parse(b.APIKey); err != nil {
-			diags = append(diags, diag("Invalid KES API key", "The api_key is not a KES API key: "+err.Error()+
+			diags = append(diags, hcldecode.AttrError("Invalid KES API key", "The api_key is not a KES API key: "+err.Error()+
 				`. Create one with "kes identity new".`, a))
 		}
 	}
-	if a := attrs["enclave"]; known(dc, a) && b.Enclave != "" {
+	if a := attrs["enclave"]; dc.Known(a) && b.Enclave != "" {
 		if err := keskey.ValidName(b.Enclave); err != nil {
-			diags = append(diags, diag("Invalid KES enclave", "The enclave name is invalid: "+err.Error()+".", a))
+			diags = append(diags, hcldecode.AttrError("Invalid KES enclave", "The enclave name is invalid: "+err.Error()+".", a))
 		}
 	}
 	return append(diags, checkAuth(attrs, body)...)
@@ -83,7 +82,7 @@ func checkAuth(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
 		if other == nil {
 			other = key
 		}
-		return hcl.Diagnostics{diag("Conflicting KES credentials",
+		return hcl.Diagnostics{hcldecode.AttrError("Conflicting KES credentials",
 			"Set either api_key or cert_file and key_file, not both.", other)}
 	case apiKey == nil && cert == nil && key == nil:
 		r := body.MissingItemRange()
@@ -95,34 +94,11 @@ func checkAuth(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
 		if present == nil {
 			present = key
 		}
-		return hcl.Diagnostics{diag("Incomplete KES credentials",
+		return hcl.Diagnostics{hcldecode.AttrError("Incomplete KES credentials",
 			"cert_file and key_file must be set together.", present)}
 	}
 	return nil
 }
 
-// attributes returns the block's attributes by name, for their ranges.
-func attributes(body hcl.Body, target any) hcl.Attributes {
-	schema, _ := gohcl.ImpliedBodySchema(target)
-	content, _, _ := body.PartialContent(schema)
-	if content == nil {
-		return hcl.Attributes{}
-	}
-	return content.Attributes
-}
 
-// known reports whether a is set and its value is wholly known (under
-// `cutover validate` a variable without a value is unknown).
-func known(dc *hcldecode.Context, a *hcl.Attribute) bool {
-	if a == nil {
-		return false
-	}
-	v, diags := a.Expr.Value(dc.Eval)
-	return !diags.HasErrors() && v.IsWhollyKnown() && !v.IsNull()
-}
 
-// diag is an error diagnostic on an attribute's value.
-func diag(summary, detail string, a *hcl.Attribute) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
-		Subject: a.Expr.Range().Ptr(), Context: a.Range.Ptr()}
-}

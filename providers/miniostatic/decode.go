@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/providers"
@@ -40,11 +39,11 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 		return nil, diags
 	}
 	recordSecret(dc, b.SecretKey)
-	attrs := attributes(body, &b)
+	attrs := hcldecode.Attributes(body, &b)
 	diags = append(diags, checkSources(attrs, body)...)
-	if a := attrs["secret_key"]; known(dc, a) {
+	if a := attrs["secret_key"]; dc.Known(a) {
 		if _, _, err := ParseKey(b.SecretKey); err != nil {
-			diags = append(diags, diag("Invalid MinIO static key", "The secret_key is not a MinIO static key: "+err.Error()+".", a))
+			diags = append(diags, hcldecode.AttrError("Invalid MinIO static key", "The secret_key is not a MinIO static key: "+err.Error()+".", a))
 		}
 	}
 	if diags.HasErrors() {
@@ -80,33 +79,11 @@ func checkSources(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
 			Detail:  "A minio_static kms block needs one of secret_key (\"<name>:<base64>\"), secret_key_file or env_file.",
 			Subject: &r}}
 	case len(set) > 1:
-		return hcl.Diagnostics{diag("Conflicting MinIO static key sources",
+		return hcl.Diagnostics{hcldecode.AttrError("Conflicting MinIO static key sources",
 			"Set only one of secret_key, secret_key_file and env_file; "+set[0].Name+" is already set.", set[1])}
 	}
 	return nil
 }
 
-// attributes returns the block's attributes by name, for their ranges.
-func attributes(body hcl.Body, target any) hcl.Attributes {
-	schema, _ := gohcl.ImpliedBodySchema(target)
-	content, _, _ := body.PartialContent(schema)
-	if content == nil {
-		return hcl.Attributes{}
-	}
-	return content.Attributes
-}
 
-// known reports whether a is set and its value is wholly known.
-func known(dc *hcldecode.Context, a *hcl.Attribute) bool {
-	if a == nil {
-		return false
-	}
-	v, diags := a.Expr.Value(dc.Eval)
-	return !diags.HasErrors() && v.IsWhollyKnown() && !v.IsNull()
-}
 
-// diag is an error diagnostic on an attribute's value.
-func diag(summary, detail string, a *hcl.Attribute) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
-		Subject: a.Expr.Range().Ptr(), Context: a.Range.Ptr()}
-}

@@ -146,11 +146,11 @@ func recordSecrets(dc *hcldecode.Context, b Block) {
 func checkBlock(body hcl.Body, dc *hcldecode.Context, b Block) hcl.Diagnostics {
 	attrs, blocks := partial(body)
 	var diags hcl.Diagnostics
-	if a := attrs["endpoint"]; known(dc, a) && !validEndpoint(b.Endpoint) {
-		diags = append(diags, attrDiag(a, "Invalid endpoint", fmt.Sprintf("The Vault endpoint %q must be an http:// or https:// URL, such as \"https://vault.internal:8200\".", b.Endpoint)))
+	if a := attrs["endpoint"]; dc.Known(a) && !validEndpoint(b.Endpoint) {
+		diags = append(diags, hcldecode.AttrError("Invalid endpoint", fmt.Sprintf("The Vault endpoint %q must be an http:// or https:// URL, such as \"https://vault.internal:8200\".", b.Endpoint), a))
 	}
-	if a := attrs["version"]; known(dc, a) && b.Version != V1 && b.Version != V2 {
-		diags = append(diags, attrDiag(a, "Invalid version", fmt.Sprintf("The KV engine version is %q; use \"v1\" or \"v2\", as in KES's config.", b.Version)))
+	if a := attrs["version"]; dc.Known(a) && b.Version != V1 && b.Version != V2 {
+		diags = append(diags, hcldecode.AttrError("Invalid version", fmt.Sprintf("The KV engine version is %q; use \"v1\" or \"v2\", as in KES's config.", b.Version), a))
 	}
 	return append(diags, checkCredentials(body, dc, b, attrs["token"], blocks)...)
 }
@@ -166,8 +166,8 @@ func checkCredentials(body hcl.Body, dc *hcldecode.Context, b Block, token *hcl.
 		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing credentials",
 			Detail:  "The vault key store needs a token or an approle block (with id and secret).",
 			Subject: body.MissingItemRange().Ptr()}}
-	case token != nil && known(dc, token) && b.Token == "":
-		return hcl.Diagnostics{attrDiag(token, "Empty token", "The Vault token is empty.")}
+	case token != nil && dc.Known(token) && b.Token == "":
+		return hcl.Diagnostics{hcldecode.AttrError("Empty token", "The Vault token is empty.", token)}
 	case len(approle) > 0:
 		return checkAppRole(approle[0], dc, b.AppRole)
 	}
@@ -179,8 +179,8 @@ func checkAppRole(blk *hcl.Block, dc *hcldecode.Context, r *AppRoleBlock) hcl.Di
 	attrs, _ := partial(blk.Body)
 	var diags hcl.Diagnostics
 	for name, v := range map[string]string{"id": r.ID, "secret": r.Secret} {
-		if a := attrs[name]; known(dc, a) && v == "" {
-			diags = append(diags, attrDiag(a, "Empty approle "+name, "The AppRole "+name+" is empty."))
+		if a := attrs[name]; dc.Known(a) && v == "" {
+			diags = append(diags, hcldecode.AttrError("Empty approle "+name, "The AppRole "+name+" is empty.", a))
 		}
 	}
 	return diags
@@ -200,18 +200,4 @@ func partial(body hcl.Body) (hcl.Attributes, hcl.Blocks) {
 	return content.Attributes, content.Blocks.OfType("approle")
 }
 
-// known reports whether a is set to a known value (not an input `cutover
-// validate` does not have).
-func known(dc *hcldecode.Context, a *hcl.Attribute) bool {
-	if a == nil {
-		return false
-	}
-	v, diags := a.Expr.Value(dc.Eval)
-	return !diags.HasErrors() && v.IsWhollyKnown()
-}
 
-// attrDiag is an error about attribute a.
-func attrDiag(a *hcl.Attribute, summary, detail string) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
-		Subject: a.Expr.Range().Ptr(), Context: a.Range.Ptr()}
-}
