@@ -88,6 +88,3 @@ func checkCredentials(attrs hcl.Attributes) hcl.Diagnostics {
 	}
 	return nil
 }
-
-
-

@@ -99,6 +99,3 @@ func checkAuth(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
 	}
 	return nil
 }
-
-
-

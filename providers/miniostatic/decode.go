@@ -84,6 +84,3 @@ func checkSources(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
 	}
 	return nil
 }
-
-
-

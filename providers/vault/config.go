@@ -199,5 +199,3 @@ func partial(body hcl.Body) (hcl.Attributes, hcl.Blocks) {
 	}
 	return content.Attributes, content.Blocks.OfType("approle")
 }
-
-
