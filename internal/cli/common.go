@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -105,4 +106,21 @@ func isTerminal(f any) bool {
 	}
 	fi, err := file.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// loadState opens the plan's state directory read-only and loads its
+// checkpoint; st is nil (and err nil) when the plan has never run.
+func loadState(c *cli.Context, p *plan.Plan) (*checkpoint.Store, *checkpoint.State, error) {
+	store, err := checkpoint.OpenExisting(stateDir(c, p))
+	var st *checkpoint.State
+	if err == nil {
+		st, err = store.Load()
+	}
+	if errors.Is(err, checkpoint.ErrNoState) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fail(ExitFailed, err, "")
+	}
+	return store, st, nil
 }

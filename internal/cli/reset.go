@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -20,17 +19,13 @@ func resetCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			store, err := checkpoint.OpenExisting(stateDir(c, p))
-			var st *checkpoint.State
-			if err == nil {
-				st, err = store.Load()
+			store, st, err := loadState(c, p)
+			if err != nil {
+				return err
 			}
-			if errors.Is(err, checkpoint.ErrNoState) {
+			if st == nil {
 				fmt.Fprintln(e.stdout, "no checkpoint: nothing to reset")
 				return nil
-			}
-			if err != nil {
-				return fail(ExitFailed, err, "")
 			}
 			if st.Phase != checkpoint.PhaseCompleted && st.Phase != checkpoint.PhaseRolledBack {
 				return fail(ExitFailed, fmt.Errorf("run %s is %s, not finished: resetting would forget what it changed", st.RunID, st.Phase),

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -24,17 +23,13 @@ func statusCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			store, err := checkpoint.OpenExisting(stateDir(c, p))
-			var st *checkpoint.State
-			if err == nil {
-				st, err = store.Load()
+			store, st, err := loadState(c, p)
+			if err != nil {
+				return err
 			}
-			if errors.Is(err, checkpoint.ErrNoState) {
+			if st == nil {
 				fmt.Fprintf(e.stdout, "no checkpoint for plan %q in %s: it has not run\n", p.Name, stateDir(c, p))
 				return nil
-			}
-			if err != nil {
-				return fail(ExitFailed, err, "")
 			}
 			out := p.Secrets.Writer(e.stdout)
 			if c.Bool("json") {
