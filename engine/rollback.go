@@ -39,7 +39,7 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) Result {
 		return Result{Outcome: Completed, State: st}
 	}
 	if st.PastPointOfNoReturn && !opts.AcceptDataLoss && (st.Rollback == nil || !st.Rollback.Manual) {
-		return e.refuseDataLoss()
+		return e.refuseDataLoss(ctx)
 	}
 	if e.checkUnchanged() != nil {
 		e.emit(event.Event{Type: event.Notice, Message: "the plan or its inputs changed since the run; rolling back with the current plan's compensations"})
@@ -47,11 +47,14 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) Result {
 	return e.rollback(ctx, "rollback requested by the operator", true)
 }
 
-func (e *execution) refuseDataLoss() Result {
+func (e *execution) refuseDataLoss(ctx context.Context) Result {
 	after := rollback.StepsAfterPointOfNoReturn(e.plan, e.st)
 	msg := fmt.Sprintf("run %s is past the point of no return (%s): data written since then under the new configuration would become unreadable after a rollback", e.st.RunID, e.plan.PointOfNoReturn)
 	if len(after) > 0 {
 		msg += "; steps since then: " + strings.Join(after, ", ")
+	}
+	if atRisk := e.dataAtRisk(ctx, after); atRisk != "" {
+		msg += "; " + atRisk
 	}
 	e.emit(event.Event{Type: event.Notice, Status: "refused", Message: msg})
 	return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("%w: %s", rollback.ErrPastPointOfNoReturn, msg),
@@ -134,3 +137,23 @@ func (e *execution) ActionFinished(a *checkpoint.RollbackAction, took time.Durat
 }
 
 var _ steps.Runtime = (*runtime)(nil)
+
+// dataAtRisk asks the steps since the point of no return what data a
+// rollback would make unreadable.
+func (e *execution) dataAtRisk(ctx context.Context, ids []string) string {
+	var parts []string
+	for _, id := range ids {
+		lr, ok := e.plan.Step(id).Impl.(steps.LossReporter)
+		if !ok {
+			continue
+		}
+		items, err := lr.DataAtRisk(ctx)
+		switch {
+		case err != nil:
+			parts = append(parts, fmt.Sprintf("%s could not list the data at risk: %v", id, err))
+		case len(items) > 0:
+			parts = append(parts, "data written since then that would become unreadable: "+strings.Join(items, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
+}

