@@ -126,8 +126,8 @@ func (c *Config) clients() (*conns, error) {
 	return cs, nil
 }
 
-// open builds the transport, the HTTP and the admin clients; the S3
-// client waits for S3, which needs the region.
+// open builds the transport, the HTTP and the admin clients; S3 opens the
+// S3 client, which needs the region.
 func (c *Config) open() (*conns, error) {
 	base, err := ParseEndpoint(c.Endpoint)
 	if err != nil {

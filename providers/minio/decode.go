@@ -2,7 +2,6 @@ package minio
 
 import (
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/providers"
@@ -33,21 +32,21 @@ type block struct {
 func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnostics) {
 	var b block
 	diags := dc.DecodeBody(body, &b)
-	if diags.HasErrors() {
-		return nil, diags
-	}
 	if dc.Secrets != nil {
 		dc.Secrets.Add(b.SecretKey)
 	}
-	attrs := attributes(body, &b)
-	if a := attrs["endpoint"]; known(dc, a) {
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	attrs := hcldecode.Attributes(body, &b)
+	if a := attrs["endpoint"]; dc.Known(a) {
 		if _, err := ParseEndpoint(b.Endpoint); err != nil {
-			diags = append(diags, diag("Invalid MinIO endpoint", err.Error()+".", a))
+			diags = append(diags, hcldecode.AttrError("Invalid MinIO endpoint", err.Error()+".", a))
 		}
 	}
-	if a := attrs["ca_file"]; known(dc, a) && b.CAFile != "" && known(dc, attrs["endpoint"]) {
+	if a := attrs["ca_file"]; dc.Known(a) && b.CAFile != "" && dc.Known(attrs["endpoint"]) {
 		if u, err := ParseEndpoint(b.Endpoint); err == nil && u.Scheme != "https" {
-			diags = append(diags, diag("CA file without TLS", "ca_file is only used with an https:// endpoint; this endpoint is "+b.Endpoint+".", a))
+			diags = append(diags, hcldecode.AttrError("CA file without TLS", "ca_file is only used with an https:// endpoint; this endpoint is "+b.Endpoint+".", a))
 		}
 	}
 	if diags.HasErrors() {
@@ -55,32 +54,6 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 	}
 	return &Config{Name: providers.KindMinIO + "." + name, Endpoint: b.Endpoint, AccessKey: b.AccessKey,
 		SecretKey: b.SecretKey, CAFile: dc.Path(b.CAFile), Region: b.Region}, diags
-}
-
-// attributes returns the block's attributes by name, for their ranges.
-func attributes(body hcl.Body, target any) hcl.Attributes {
-	schema, _ := gohcl.ImpliedBodySchema(target)
-	content, _, _ := body.PartialContent(schema)
-	if content == nil {
-		return hcl.Attributes{}
-	}
-	return content.Attributes
-}
-
-// known reports whether a is set and its value is wholly known (under
-// `cutover validate` a variable without a value is unknown).
-func known(dc *hcldecode.Context, a *hcl.Attribute) bool {
-	if a == nil {
-		return false
-	}
-	v, diags := a.Expr.Value(dc.Eval)
-	return !diags.HasErrors() && v.IsWhollyKnown() && !v.IsNull()
-}
-
-// diag is an error diagnostic on an attribute's value.
-func diag(summary, detail string, a *hcl.Attribute) *hcl.Diagnostic {
-	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
-		Subject: a.Expr.Range().Ptr(), Context: a.Range.Ptr()}
 }
 
 // Resolve resolves expr, a reference such as minio.prod in a step's attr

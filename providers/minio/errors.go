@@ -30,6 +30,7 @@ var (
 // PeerError is a freeze or unfreeze that some nodes of a distributed
 // deployment did not apply.
 type PeerError struct {
+	// Action is "freeze" or "unfreeze".
 	Action string
 	// Failed maps a node's address to its error.
 	Failed map[string]string

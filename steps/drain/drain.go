@@ -1,22 +1,28 @@
-// Package drain is the `drain` step: stop new work before keys change, and
-// wait until the work in flight reaches zero. Over HTTP it calls a pause
-// endpoint, then polls an in-flight count until it is zero or the step times
-// out; its compensation (phase 3 of a rollback, or a `resume` step) calls the
-// resume endpoint. A drain starts the maintenance window.
+// Package drain is the `drain` step: stop new work before keys change. It
+// has two modes, exactly one of which a step sets:
+//
+//   - HTTP: `pause_url` and `resume_url` (and optionally `inflight_url`).
+//     Apply calls the pause endpoint, then polls an in-flight count until it
+//     is zero or the step times out; Release calls the resume endpoint.
+//   - MinIO: `minio = minio.<name>`. Apply freezes S3 traffic (madmin
+//     ServiceFreezeV2) and confirms new requests are held; Release unfreezes
+//     (ServiceUnfreezeV2) until requests are served again. A frozen MinIO
+//     holds new S3 requests (it does not refuse them) and lets requests
+//     already being served finish. A restart of MinIO ends the freeze.
+//
+// Release runs from a `resume` step, or (through Undo) in phase 3 of a
+// rollback. A drain starts the maintenance window.
 package drain
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/httpx"
+	"github.com/cutover/cutover/providers/minio"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -24,20 +30,27 @@ func init() {
 	steps.Register(steps.Type{Name: "drain", Kind: steps.KindDrain, Idempotent: true, Downtime: true, Decode: decode})
 }
 
-// DefaultTimeout bounds the wait for in-flight work when the step sets none.
+// DefaultTimeout bounds the wait for in-flight work (HTTP) or for the
+// freeze call (MinIO) when the step sets no timeout.
 const DefaultTimeout = 5 * time.Minute
 
-// Config is the body of an HTTP drain step.
+// Config is the body of a drain step: the HTTP attributes, or MinIO.
 type Config struct {
-	PauseURL      string            `hcl:"pause_url"`
-	ResumeURL     string            `hcl:"resume_url"`
-	InflightURL   string            `hcl:"inflight_url,optional"`
-	InflightField string            `hcl:"inflight_field,optional"`
-	Method        string            `hcl:"method,optional"`
-	Headers       map[string]string `hcl:"headers,optional"`
-	PollInterval  string            `hcl:"poll_interval,optional"`
-	CAFile        string            `hcl:"ca_file,optional"`
+	PauseURL      string            `hcl:"pause_url,optional"`      // HTTP: called by Apply
+	ResumeURL     string            `hcl:"resume_url,optional"`     // HTTP: called by Release
+	InflightURL   string            `hcl:"inflight_url,optional"`   // HTTP: polled until it reports 0
+	InflightField string            `hcl:"inflight_field,optional"` // HTTP: dotted JSON field of the count (default "inflight")
+	Method        string            `hcl:"method,optional"`         // HTTP: of the pause and resume calls (default POST)
+	Headers       map[string]string `hcl:"headers,optional"`        // HTTP: sent with every call
+	PollInterval  string            `hcl:"poll_interval,optional"`  // HTTP: between in-flight reads (default 500ms)
+	CAFile        string            `hcl:"ca_file,optional"`        // HTTP: PEM CAs for https
+	// MinIO is a reference to a minio block: the MinIO mode.
+	MinIO hcl.Expression `hcl:"minio,optional"`
 }
+
+// httpAttrs are the attributes of the HTTP mode, in the order diagnostics
+// name them.
+var httpAttrs = []string{"pause_url", "resume_url", "inflight_url", "inflight_field", "method", "headers", "poll_interval", "ca_file"}
 
 // Step drains a service over HTTP.
 type Step struct {
@@ -46,8 +59,24 @@ type Step struct {
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
-	s := &Step{interval: 500 * time.Millisecond}
-	diags := dc.DecodeBody(body, &s.Config)
+	var c Config
+	diags := dc.DecodeBody(body, &c)
+	attrs := hcldecode.Attributes(body, &c)
+	if c.MinIO != nil {
+		return decodeFreeze(c.MinIO, attrs, dc, diags)
+	}
+	if attrs["pause_url"] == nil && attrs["resume_url"] == nil {
+		r := body.MissingItemRange()
+		return &Step{Config: c}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing drain target",
+			Detail:  "A drain step needs either minio = minio.<name> (freeze a MinIO deployment) or pause_url and resume_url (an HTTP service).",
+			Subject: &r})
+	}
+	return decodeHTTP(c, attrs, body, dc, diags)
+}
+
+// decodeHTTP finishes an HTTP drain: defaults, both URLs, poll_interval.
+func decodeHTTP(c Config, attrs hcl.Attributes, body hcl.Body, dc *hcldecode.Context, diags hcl.Diagnostics) (steps.Step, hcl.Diagnostics) {
+	s := &Step{Config: c, interval: 500 * time.Millisecond}
 	if s.Method == "" {
 		s.Method = http.MethodPost
 	}
@@ -55,6 +84,13 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 		s.InflightField = "inflight"
 	}
 	s.CAFile = dc.Path(s.CAFile)
+	for _, name := range []string{"pause_url", "resume_url"} {
+		if attrs[name] == nil {
+			r := body.MissingItemRange()
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+				Detail: fmt.Sprintf("An HTTP drain needs both pause_url and resume_url; %s is missing.", name), Subject: &r})
+		}
+	}
 	if s.PollInterval != "" {
 		d, err := time.ParseDuration(s.PollInterval)
 		if err != nil || d <= 0 {
@@ -66,126 +102,15 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	return s, diags
 }
 
-// Plan reads the in-flight count (read-only) and lists the calls.
-func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
-	actions := []steps.Action{{Summary: fmt.Sprintf("pause: %s %s", s.Method, s.PauseURL)}}
-	if s.InflightURL != "" {
-		n, err := s.inflight(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read in-flight count: %w", err)
-		}
-		actions = append(actions, steps.Action{Summary: fmt.Sprintf("wait until %s reports 0 in flight (now %d)", s.InflightURL, n)})
-	}
-	actions = append(actions, steps.Action{Summary: "on rollback or resume: " + s.DescribeRelease()})
-	return actions, nil
-}
-
-// Apply pauses the service and waits for in-flight work to finish.
-func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
-	if err := s.call(ctx, s.PauseURL); err != nil {
-		return fmt.Errorf("pause: %w", err)
-	}
-	if s.InflightURL == "" {
-		rt.SetSummary("paused")
-		return nil
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
-	return s.waitZero(ctx, rt)
-}
-
-func (s *Step) waitZero(ctx context.Context, rt steps.Runtime) error {
-	start, first := time.Now(), int64(-1)
-	for {
-		n, err := s.inflight(ctx)
-		if err == nil {
-			if first < 0 {
-				first = n
-			}
-			rt.Progress(steps.Progress{Done: first - n, Total: first, Unit: "in flight"})
-			if n == 0 {
-				rt.SetOutput("drained", fmt.Sprint(first))
-				rt.SetSummary(fmt.Sprintf("paused; %d in flight drained in %s", first, time.Since(start).Round(time.Millisecond)))
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return fmt.Errorf("in-flight count unreadable: %w", err)
-			}
-			return fmt.Errorf("%d still in flight when the drain timed out", n)
-		case <-time.After(s.interval):
+// decodeFreeze builds a MinIO drain; HTTP attributes beside minio are errors.
+func decodeFreeze(expr hcl.Expression, attrs hcl.Attributes, dc *hcldecode.Context, diags hcl.Diagnostics) (steps.Step, hcl.Diagnostics) {
+	for _, name := range httpAttrs {
+		if a := attrs[name]; a != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting drain modes",
+				Detail:  fmt.Sprintf("A drain step sets either minio (freeze a MinIO deployment) or the HTTP attributes, not both; remove %s or minio.", name),
+				Subject: a.NameRange.Ptr(), Context: a.Range.Ptr()})
 		}
 	}
-}
-
-// Undo releases the drain (phase 3 of a rollback).
-func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error { return s.Release(ctx, rt) }
-
-// Release calls the resume endpoint.
-func (s *Step) Release(ctx context.Context, rt steps.Runtime) error {
-	if err := s.call(ctx, s.ResumeURL); err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
-	return nil
-}
-
-// DescribeRelease says what Release calls.
-func (s *Step) DescribeRelease() string { return fmt.Sprintf("%s %s", s.Method, s.ResumeURL) }
-
-func (s *Step) call(ctx context.Context, url string) error {
-	c, err := httpx.Client(s.CAFile)
-	if err != nil {
-		return err
-	}
-	resp, err := httpx.Do(ctx, c, s.Method, url, s.Headers, "")
-	if err != nil {
-		return err
-	}
-	if resp.Status < 200 || resp.Status > 299 {
-		return fmt.Errorf("%s %s: status %d: %s", s.Method, url, resp.Status, httpx.Snippet(resp.Body))
-	}
-	return nil
-}
-
-// inflight reads the count: a bare JSON number, or a number field of a JSON
-// object (dotted path for nested objects).
-func (s *Step) inflight(ctx context.Context) (int64, error) {
-	c, err := httpx.Client(s.CAFile)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := httpx.Do(ctx, c, http.MethodGet, s.InflightURL, s.Headers, "")
-	if err != nil {
-		return 0, err
-	}
-	if resp.Status != http.StatusOK {
-		return 0, fmt.Errorf("GET %s: status %d: %s", s.InflightURL, resp.Status, httpx.Snippet(resp.Body))
-	}
-	return countField(resp.Body, s.InflightField)
-}
-
-func countField(body []byte, field string) (int64, error) {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return 0, fmt.Errorf("in-flight response is not JSON: %s", httpx.Snippet(body))
-	}
-	for _, part := range strings.Split(field, ".") {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			break
-		}
-		if v, ok = obj[part]; !ok {
-			return 0, fmt.Errorf("in-flight response has no field %q: %s", field, httpx.Snippet(body))
-		}
-	}
-	n, ok := v.(float64)
-	if !ok || n < 0 || n != float64(int64(n)) {
-		return 0, fmt.Errorf("in-flight field %q is not a count: %s", field, httpx.Snippet(body))
-	}
-	return int64(n), nil
+	cfg, d := minio.Resolve(dc, expr, "minio")
+	return &FreezeStep{MinIO: cfg}, append(diags, d...)
 }

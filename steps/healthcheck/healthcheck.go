@@ -1,6 +1,16 @@
-// Package healthcheck is the `health_check` step: poll an HTTP endpoint until
-// it answers with the expected status (and, optionally, a body that contains a
-// string or matches a regular expression), or the step's timeout runs out.
+// Package healthcheck is the `health_check` step: poll until a service is
+// healthy or the step's timeout runs out. It has two modes, exactly one of
+// which a step sets:
+//
+//   - `url`: an HTTP endpoint must answer with the expected status (and,
+//     optionally, a body that contains a string or matches a regular
+//     expression).
+//   - `minio = minio.<name>`: MinIO's /minio/health/ready must answer 200,
+//     which MinIO does only when its KMS generates a data key (unlike
+//     /minio/health/live); with `kms_key`, MinIO must also generate and
+//     decrypt a fresh data key under that key name. Neither proves that
+//     objects written before decrypt: validate_objects does.
+//
 // In a rollback it runs again, to prove the service is healthy on its old
 // configuration.
 package healthcheck
@@ -18,6 +28,7 @@ import (
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/internal/httpx"
+	"github.com/cutover/cutover/providers/minio"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -28,23 +39,31 @@ func init() {
 // DefaultTimeout bounds a health check whose step sets no timeout.
 const DefaultTimeout = 2 * time.Minute
 
-// Config is the body of a health_check step.
+// Config is the body of a health_check step: url and its options, or
+// minio and kms_key.
 type Config struct {
-	URL          string            `hcl:"url"`
-	Method       string            `hcl:"method,optional"`
-	Headers      map[string]string `hcl:"headers,optional"`
-	ExpectStatus int               `hcl:"expect_status,optional"`
-	BodyContains string            `hcl:"body_contains,optional"`
-	BodyMatches  string            `hcl:"body_matches,optional"`
-	Interval     string            `hcl:"interval,optional"`
-	CAFile       string            `hcl:"ca_file,optional"`
+	URL          string            `hcl:"url,optional"`           // url mode: the endpoint
+	Method       string            `hcl:"method,optional"`        // url mode: default GET
+	Headers      map[string]string `hcl:"headers,optional"`       // url mode: sent with each request
+	ExpectStatus int               `hcl:"expect_status,optional"` // url mode: default 200
+	BodyContains string            `hcl:"body_contains,optional"` // url mode: a string the body must contain
+	BodyMatches  string            `hcl:"body_matches,optional"`  // url mode: a regular expression the body must match
+	Interval     string            `hcl:"interval,optional"`      // both modes: between attempts (default 1s)
+	CAFile       string            `hcl:"ca_file,optional"`       // url mode: PEM CAs for https
+	// MinIO is a reference to a minio block: the MinIO readiness mode.
+	MinIO hcl.Expression `hcl:"minio,optional"`
+	// KMSKey, in the MinIO mode, is a KMS key name that must also pass
+	// MinIO's key status check.
+	KMSKey string `hcl:"kms_key,optional"`
 }
 
-// Step polls an endpoint.
+// Step polls an endpoint, or a MinIO deployment's readiness.
 type Step struct {
 	Config
 	interval time.Duration
 	re       *regexp.Regexp
+	// minio is the deployment of the MinIO mode; nil in the url mode.
+	minio *minio.Config
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
@@ -68,20 +87,66 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 		}
 		s.interval = d
 	}
+	attrs := hcldecode.Attributes(body, &s.Config)
+	if s.MinIO != nil {
+		return s, append(diags, s.decodeMinIO(attrs, dc)...)
+	}
+	return s, append(diags, s.decodeURL(attrs, body)...)
+}
+
+// urlAttrs are the attributes of the url mode.
+var urlAttrs = []string{"url", "method", "headers", "expect_status", "body_contains", "body_matches", "ca_file"}
+
+// decodeURL checks the url mode: url is set and valid, body_matches compiles.
+func (s *Step) decodeURL(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if a := attrs["kms_key"]; a != nil {
+		diags = append(diags, attrDiag("Misplaced kms_key", "kms_key is checked through a MinIO deployment: set minio = minio.<name> instead of url, or remove kms_key.", a))
+	}
+	if attrs["url"] == nil {
+		r := body.MissingItemRange()
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing health check target",
+			Detail:  "A health_check step needs either url (an HTTP endpoint) or minio = minio.<name> (MinIO readiness, which exercises its KMS).",
+			Subject: &r})
+	}
 	if s.BodyMatches != "" {
 		re, err := regexp.Compile(s.BodyMatches)
 		if err != nil {
-			bad(fmt.Sprintf("body_matches is not a valid regular expression: %s.", err))
+			diags = append(diags, hcldecode.AttrError("Invalid health_check", fmt.Sprintf("body_matches is not a valid regular expression: %s.", err), attrs["body_matches"]))
 		}
 		s.re = re
 	}
 	if s.URL != "" && !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
-		bad(fmt.Sprintf("url %q must start with http:// or https://.", s.URL))
+		diags = append(diags, hcldecode.AttrError("Invalid health_check", fmt.Sprintf("url %q must start with http:// or https://.", s.URL), attrs["url"]))
 	}
-	return s, diags
+	return diags
 }
 
+// decodeMinIO resolves the deployment; url-mode attributes are errors.
+func (s *Step) decodeMinIO(attrs hcl.Attributes, dc *hcldecode.Context) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range urlAttrs {
+		if a := attrs[name]; a != nil {
+			diags = append(diags, attrDiag("Conflicting health check modes",
+				fmt.Sprintf("A health_check step sets either minio (MinIO readiness) or url and its options, not both; remove %s or minio.", name), a))
+		}
+	}
+	cfg, d := minio.Resolve(dc, s.MinIO, "minio")
+	s.minio = cfg
+	return append(diags, d...)
+}
+
+// attrDiag is an error diagnostic on an attribute's name: it should not be there.
+func attrDiag(summary, detail string, a *hcl.Attribute) *hcl.Diagnostic {
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail,
+		Subject: a.NameRange.Ptr(), Context: a.Range.Ptr()}
+}
+
+// describe says what the check waits for.
 func (s *Step) describe() string {
+	if s.MinIO != nil {
+		return s.describeMinIO()
+	}
 	d := fmt.Sprintf("%s %s until status %d", s.Method, s.URL, s.ExpectStatus)
 	if s.BodyContains != "" {
 		d += fmt.Sprintf(" and body containing %q", s.BodyContains)
@@ -118,13 +183,22 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 	start := time.Now()
 	err := steps.Retry(ctx, deadline, s.interval, s.probe)
 	if err != nil {
-		return fmt.Errorf("%s: not healthy: %w", s.URL, err)
+		return fmt.Errorf("%s: not healthy: %w", s.target(), err)
 	}
 	rt.SetSummary(fmt.Sprintf("healthy after %s", time.Since(start).Round(time.Millisecond)))
 	return nil
 }
 
+// probe checks once, in the step's mode.
 func (s *Step) probe(ctx context.Context) error {
+	if s.MinIO != nil {
+		return s.probeMinIO(ctx)
+	}
+	return s.probeURL(ctx)
+}
+
+// probeURL requests the url once and checks the answer.
+func (s *Step) probeURL(ctx context.Context) error {
 	c, err := httpx.Client(s.CAFile)
 	if err != nil {
 		return err

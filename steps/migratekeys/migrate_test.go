@@ -2,6 +2,7 @@ package migratekeys_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -243,8 +244,8 @@ func TestOverwriteRefusedWithoutAtomicReplace(t *testing.T) {
 		t.Fatal("plan accepted overwrite into a store without atomic replace")
 	}
 	r := h.Run(context.Background())
-	if r.Outcome != engine.RolledBack {
-		t.Fatalf("outcome %s, want rolled back", r.Outcome)
+	if r.Outcome != engine.Failed || !errors.Is(r.Err, engine.ErrPreflight) {
+		t.Fatalf("outcome %s (%v), want refused at preflight", r.Outcome, r.Err)
 	}
 	dst, _ := plantest.OpenStore(t, h, "kms.dst")
 	if n, _ := keyops.Count(context.Background(), dst, "*"); n != 0 {

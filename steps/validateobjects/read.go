@@ -1,0 +1,195 @@
+package validateobjects
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	miniogo "github.com/minio/minio-go/v7"
+
+	"github.com/cutover/cutover/providers/minio"
+)
+
+// class is what the listing (or a read) says about an object's encryption.
+type class int
+
+const (
+	classEncrypted   class = iota // SSE-S3 or SSE-KMS, non-empty: read it
+	classUnknown                  // no metadata in the listing: read it, decide from the answer
+	classUnencrypted              // no server-side encryption: skipped
+	classSSEC                     // SSE-C: the client's key, not the KMS's: skipped
+	classEmpty                    // zero bytes: MinIO decrypts nothing to serve it: skipped
+	classGone                     // deleted between the listing and the read: skipped
+)
+
+// S3 headers and metadata keys that say how an object is encrypted.
+const (
+	headerSSE           = "X-Amz-Server-Side-Encryption"
+	headerSSECustomer   = "X-Amz-Server-Side-Encryption-Customer-Algorithm"
+	headerSSEKMSKeyID   = "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"
+	errCodeNoSuchKey    = "NoSuchKey"
+	errCodeNoSuchBucket = "NoSuchBucket"
+)
+
+// object is a listed object to read.
+type object struct {
+	Bucket, Key string
+	Size        int64
+	class       class
+}
+
+// classify reads an object's class from its listing entry.
+func classify(info miniogo.ObjectInfo) class {
+	if info.UserMetadata == nil {
+		if info.Size == 0 {
+			return classEmpty
+		}
+		return classUnknown
+	}
+	switch {
+	case lookup(info.UserMetadata, headerSSECustomer) != "":
+		return classSSEC
+	case lookup(info.UserMetadata, headerSSE) == "" && lookup(info.UserMetadata, headerSSEKMSKeyID) == "":
+		return classUnencrypted
+	case info.Size == 0:
+		return classEmpty
+	}
+	return classEncrypted
+}
+
+// lookup finds a metadata value whatever the case of its key.
+func lookup(m map[string]string, key string) string {
+	if v, ok := m[key]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+// list walks every bucket's listing under the prefix, counts the objects
+// it skips and calls fn with the others. A bucket whose listing fails is
+// recorded as a failure and the next bucket is listed; only the end of
+// ctx stops the walk.
+func (r *run) list(ctx context.Context, fn func(object) error) error {
+	for _, b := range r.s.Buckets {
+		after, err := r.listBucket(ctx, b, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			le := ListingError{Bucket: b, Prefix: r.s.Prefix, After: after, Reason: reason(err)}
+			r.fails.addListing(le)
+			r.log.write(le.Error())
+		}
+	}
+	return nil
+}
+
+// listBucket lists one bucket and returns the last key it listed, with the
+// listing's error.
+func (r *run) listBucket(ctx context.Context, bucket string, fn func(object) error) (string, error) {
+	opts := miniogo.ListObjectsOptions{Prefix: r.s.Prefix, Recursive: true, WithMetadata: true}
+	minio.PassFreeze(&opts)
+	last := ""
+	for info := range r.core.Client.ListObjects(ctx, bucket, opts) {
+		if info.Err != nil {
+			return last, info.Err
+		}
+		last = info.Key
+		r.listed()
+		o := object{Bucket: bucket, Key: info.Key, Size: info.Size, class: classify(info)}
+		if o.class != classEncrypted && o.class != classUnknown {
+			r.tally.skip(o.class)
+			continue
+		}
+		if err := fn(o); err != nil {
+			return last, err
+		}
+	}
+	return last, nil
+}
+
+// read GETs the first bytes of o (a ranged GET: MinIO must unseal the
+// object key through the KMS and decrypt the first package) and returns
+// the object's class, from its response headers when the listing did not
+// say.
+func (r *run) read(ctx context.Context, o object, buf []byte) (class, error) {
+	n := min(int64(len(buf)), o.Size)
+	opts := miniogo.GetObjectOptions{}
+	minio.PassFreeze(&opts)
+	if n > 0 {
+		if err := opts.SetRange(0, n-1); err != nil {
+			return o.class, err
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	body, _, hdr, err := r.core.GetObject(rctx, o.Bucket, o.Key, opts)
+	if miniogo.ToErrorResponse(err).Code == errCodeNoSuchKey {
+		return classGone, nil
+	}
+	if err != nil {
+		return o.class, errors.New(reason(err))
+	}
+	defer body.Close()
+	if _, err := io.ReadFull(body, buf[:n]); err != nil {
+		return o.class, fmt.Errorf("reading the first %d bytes: %s", n, reason(err))
+	}
+	if o.class == classUnknown {
+		return classOfResponse(hdr), nil
+	}
+	return o.class, nil
+}
+
+// classOfResponse classifies an object by the headers of a GET.
+func classOfResponse(h http.Header) class {
+	switch {
+	case h.Get(headerSSECustomer) != "":
+		return classSSEC
+	case h.Get(headerSSE) != "" || h.Get(headerSSEKMSKeyID) != "":
+		return classEncrypted
+	}
+	return classUnencrypted
+}
+
+// reason is an error as an S3 code and message when the server sent one.
+func reason(err error) string {
+	if resp := miniogo.ToErrorResponse(err); resp.Code != "" {
+		msg := resp.Message
+		if msg == "" {
+			msg = err.Error()
+		}
+		return resp.Code + ": " + msg
+	}
+	return err.Error()
+}
+
+// checkBucketsExist lists one entry of each bucket (with the freeze
+// bypass, read-only) and fails on the first that does not exist.
+func (s *Step) checkBucketsExist(ctx context.Context) error {
+	c, err := s.Deployment.S3(ctx)
+	if err != nil {
+		return err
+	}
+	for _, b := range s.Buckets {
+		lctx, cancel := context.WithCancel(ctx)
+		opts := miniogo.ListObjectsOptions{Prefix: s.Prefix, MaxKeys: 1}
+		minio.PassFreeze(&opts)
+		info, ok := <-c.ListObjects(lctx, b, opts)
+		cancel()
+		if ok && info.Err != nil {
+			if miniogo.ToErrorResponse(info.Err).Code == errCodeNoSuchBucket {
+				return fmt.Errorf("bucket %s does not exist on %s", b, s.Deployment.Describe())
+			}
+			return fmt.Errorf("list %s on %s: %s", b, s.Deployment.Describe(), reason(info.Err))
+		}
+	}
+	return nil
+}
