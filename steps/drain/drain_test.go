@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/cutover/cutover/steps/steptest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -121,7 +122,7 @@ func TestHTTPMode(t *testing.T) {
 	}
 	s := p.Steps[0].Impl.(*Step)
 	ctx := context.Background()
-	rt := newRuntime()
+	rt := steptest.NewRuntime("drain.test")
 	must(t, "apply", s.Apply(ctx, rt))
 	must(t, "release", s.Release(ctx, rt))
 	mu.Lock()
@@ -129,8 +130,8 @@ func TestHTTPMode(t *testing.T) {
 	if got := strings.Join(calls, ","); got != "POST /pause,GET /inflight,GET /inflight,GET /inflight,POST /resume" {
 		t.Errorf("calls = %s", got)
 	}
-	if rt.outputs["drained"] != "2" {
-		t.Errorf("outputs = %v", rt.outputs)
+	if rt.Outputs["drained"] != "2" {
+		t.Errorf("outputs = %v", rt.Outputs)
 	}
 }
 
@@ -165,9 +166,9 @@ func frozen(t *testing.T, s *FreezeStep) bool {
 func TestFreezeStep(t *testing.T) {
 	_, s := startMinIO(t)
 	ctx := context.Background()
-	must(t, "undo before any freeze", s.Undo(ctx, newRuntime()))
+	must(t, "undo before any freeze", s.Undo(ctx, steptest.NewRuntime("drain.test")))
 
-	actions, err := s.Plan(ctx, newRuntime())
+	actions, err := s.Plan(ctx, steptest.NewRuntime("drain.test"))
 	must(t, "plan", err)
 	if len(actions) != 2 || !strings.Contains(actions[0].Summary, "freeze S3 traffic on minio.test") ||
 		!strings.Contains(strings.Join(actions[0].Details, "\n"), "now: 1/1 node(s) online") || actions[0].Warning {
@@ -177,12 +178,12 @@ func TestFreezeStep(t *testing.T) {
 		t.Fatal("Plan froze the deployment")
 	}
 
-	rt := newRuntime()
+	rt := steptest.NewRuntime("drain.test")
 	must(t, "apply", s.Apply(ctx, rt))
-	if !frozen(t, s) || rt.undo == nil || !strings.Contains(rt.summary, "froze S3 traffic") {
-		t.Fatalf("after Apply: frozen %v, undo %s, summary %q", frozen(t, s), rt.undo, rt.summary)
+	if !frozen(t, s) || rt.Undo == nil || !strings.Contains(rt.Summary, "froze S3 traffic") {
+		t.Fatalf("after Apply: frozen %v, undo %s, summary %q", frozen(t, s), rt.Undo, rt.Summary)
 	}
-	actions, err = s.Plan(ctx, newRuntime())
+	actions, err = s.Plan(ctx, steptest.NewRuntime("drain.test"))
 	must(t, "plan while frozen", err)
 	if !actions[0].Warning || !strings.Contains(strings.Join(actions[0].Details, "\n"), "frozen now") {
 		t.Errorf("plan of a frozen deployment = %+v", actions[0])
@@ -193,7 +194,7 @@ func TestFreezeStep(t *testing.T) {
 	if frozen(t, s) {
 		t.Fatal("still frozen after Release")
 	}
-	if last := rt.logs[len(rt.logs)-1]; !strings.Contains(last, "after 2 unfreeze(s)") {
+	if last := rt.Logs[len(rt.Logs)-1]; !strings.Contains(last, "after 2 unfreeze(s)") {
 		t.Errorf("release log = %q", last)
 	}
 	must(t, "release again", s.Undo(ctx, rt))
@@ -203,22 +204,22 @@ func TestFreezeStep(t *testing.T) {
 func TestFreezeEndsAtRestart(t *testing.T) {
 	m, s := startMinIO(t)
 	ctx := context.Background()
-	must(t, "apply", s.Apply(ctx, newRuntime()))
+	must(t, "apply", s.Apply(ctx, steptest.NewRuntime("drain.test")))
 	m.Restart(t)
 	if frozen(t, s) {
 		t.Error("still frozen after a restart")
 	}
-	must(t, "release", s.Release(ctx, newRuntime()))
+	must(t, "release", s.Release(ctx, steptest.NewRuntime("drain.test")))
 }
 
 func TestFreezeUnreachable(t *testing.T) {
 	s := &FreezeStep{MinIO: &minio.Config{Name: "minio.gone", Endpoint: "http://127.0.0.1:1", AccessKey: "a", SecretKey: "b"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if _, err := s.Plan(ctx, newRuntime()); err == nil || !strings.Contains(err.Error(), "preflight minio.gone") {
+	if _, err := s.Plan(ctx, steptest.NewRuntime("drain.test")); err == nil || !strings.Contains(err.Error(), "preflight minio.gone") {
 		t.Errorf("plan = %v", err)
 	}
-	if err := s.Apply(ctx, newRuntime()); err == nil || !strings.Contains(err.Error(), "freeze minio.gone") {
+	if err := s.Apply(ctx, steptest.NewRuntime("drain.test")); err == nil || !strings.Contains(err.Error(), "freeze minio.gone") {
 		t.Errorf("apply = %v", err)
 	}
 }

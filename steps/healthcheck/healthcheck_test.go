@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"context"
 	"crypto/rand"
+	"github.com/cutover/cutover/steps/steptest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -115,10 +116,10 @@ func TestURLMode(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	rt := newRuntime()
+	rt := steptest.NewRuntime("healthcheck.test")
 	must(t, "apply", p.Steps[0].Impl.Apply(context.Background(), rt))
-	if calls != 3 || !strings.HasPrefix(rt.summary, "healthy after") {
-		t.Errorf("calls %d, summary %q", calls, rt.summary)
+	if calls != 3 || !strings.HasPrefix(rt.Summary, "healthy after") {
+		t.Errorf("calls %d, summary %q", calls, rt.Summary)
 	}
 }
 
@@ -136,15 +137,15 @@ func minioStep(t *testing.T, kmsKey string) (*testenv.MinIOServer, *Step) {
 func TestMinIOReady(t *testing.T) {
 	_, s := minioStep(t, "my-minio-key")
 	ctx := context.Background()
-	actions, err := s.Plan(ctx, newRuntime())
+	actions, err := s.Plan(ctx, steptest.NewRuntime("healthcheck.test"))
 	must(t, "plan", err)
 	if len(actions) != 1 || actions[0].Details[0] != "now: passing" {
 		t.Errorf("plan = %+v", actions)
 	}
-	rt := newRuntime()
+	rt := steptest.NewRuntime("healthcheck.test")
 	must(t, "apply", s.Apply(ctx, rt))
-	if !strings.HasPrefix(rt.summary, "healthy after") {
-		t.Errorf("summary = %q", rt.summary)
+	if !strings.HasPrefix(rt.Summary, "healthy after") {
+		t.Errorf("summary = %q", rt.Summary)
 	}
 }
 
@@ -154,7 +155,7 @@ func TestMinIOMissingKey(t *testing.T) {
 	_, s := minioStep(t, "no-such-key")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err := s.Apply(ctx, newRuntime())
+	err := s.Apply(ctx, steptest.NewRuntime("healthcheck.test"))
 	if err == nil || !strings.Contains(err.Error(), "minio.test at") || !strings.Contains(err.Error(), "kms key unusable: key no-such-key") {
 		t.Errorf("apply = %v", err)
 	}
@@ -167,7 +168,7 @@ func TestMinIOPollsUntilHealthy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	result := make(chan error, 1)
-	rt := newRuntime()
+	rt := steptest.NewRuntime("healthcheck.test")
 	go func() { result <- s.Apply(ctx, rt) }()
 	time.Sleep(500 * time.Millisecond)
 	select {
@@ -182,7 +183,7 @@ func TestMinIOPollsUntilHealthy(t *testing.T) {
 		t.Fatalf("restart: %v\n%s", err, out)
 	}
 	must(t, "apply", <-result)
-	t.Logf("summary: %s", rt.summary)
+	t.Logf("summary: %s", rt.Summary)
 }
 
 func TestMinIOUnreachable(t *testing.T) {
@@ -190,7 +191,7 @@ func TestMinIOUnreachable(t *testing.T) {
 	s := &Step{Config: Config{MinIO: hcl.StaticExpr(cfgVal, hcl.Range{})}, minio: cfg, interval: 50 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err := s.Apply(ctx, newRuntime())
+	err := s.Apply(ctx, steptest.NewRuntime("healthcheck.test"))
 	if err == nil || !strings.Contains(err.Error(), "minio.gone at http://127.0.0.1:1: not healthy") || !strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("apply = %v", err)
 	}

@@ -2,6 +2,7 @@ package validateobjects
 
 import (
 	"context"
+	"github.com/cutover/cutover/steps/steptest"
 	"strconv"
 	"testing"
 	"time"
@@ -20,12 +21,12 @@ func BenchmarkValidateObjects(b *testing.B) {
 			step := s.step(0, workers, "crypt")
 			start := time.Now()
 			for b.Loop() {
-				rt := newRuntime()
+				rt := steptest.NewRuntime("validate_objects.test")
 				if err := step.Apply(context.Background(), rt); err != nil {
 					b.Fatal(err)
 				}
-				if rt.outputs["checked"] != strconv.Itoa(objects) {
-					b.Fatalf("checked %s objects, want %d", rt.outputs["checked"], objects)
+				if rt.Outputs["checked"] != strconv.Itoa(objects) {
+					b.Fatalf("checked %s objects, want %d", rt.Outputs["checked"], objects)
 				}
 			}
 			b.ReportMetric(float64(objects*b.N)/time.Since(start).Seconds(), "objects/s")

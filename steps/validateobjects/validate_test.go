@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/cutover/cutover/steps/steptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,12 +102,12 @@ func (s *server) restartOnKey(t testing.TB, key []byte) {
 	s.Restart(t)
 }
 
-func checkOutputs(t *testing.T, rt *fakeRuntime, checked, failed, skipped int) {
+func checkOutputs(t *testing.T, rt *steptest.Runtime, checked, failed, skipped int) {
 	t.Helper()
 	want := map[string]string{"checked": fmt.Sprint(checked), "failed": fmt.Sprint(failed), "skipped": fmt.Sprint(skipped)}
 	for k, v := range want {
-		if rt.outputs[k] != v {
-			t.Errorf("output %s = %q, want %s (summary: %s)", k, rt.outputs[k], v, rt.summary)
+		if rt.Outputs[k] != v {
+			t.Errorf("output %s = %q, want %s (summary: %s)", k, rt.Outputs[k], v, rt.Summary)
 		}
 	}
 }
@@ -133,16 +134,16 @@ func TestWrongKeyImported(t *testing.T) {
 	s.putMultipart(t, "kms", "big-%d", 2)
 	step := s.step(0, 16, "crypt", "logs", "kms")
 
-	rt := newRuntime()
+	rt := steptest.NewRuntime("validate_objects.test")
 	must(t, "validate on the right key", step.Apply(context.Background(), rt))
 	checkOutputs(t, rt, 452, 0, 26)
-	if !strings.Contains(rt.summary, "all readable") || !strings.Contains(rt.summary, "25 unencrypted, 1 empty") {
-		t.Errorf("summary = %q", rt.summary)
+	if !strings.Contains(rt.Summary, "all readable") || !strings.Contains(rt.Summary, "25 unencrypted, 1 empty") {
+		t.Errorf("summary = %q", rt.Summary)
 	}
 
 	s.restartOnKey(t, randomKey(t))
 	must(t, "ready on the wrong key (it only asks for a fresh data key)", s.cfg.Ready(context.Background()))
-	rt = newRuntime()
+	rt = steptest.NewRuntime("validate_objects.test")
 	err = step.Apply(context.Background(), rt)
 	t.Logf("error: %.600s...", err)
 	var oe *ObjectErrors
@@ -162,18 +163,18 @@ func TestWrongKeyImported(t *testing.T) {
 		!strings.Contains(err.Error(), "listing crypt/ failed at its start: kms:InvalidCiphertextException") {
 		t.Errorf("error = %v", err)
 	}
-	if n := strings.Count(rt.output(), "unreadable "); n != 102 {
+	if n := strings.Count(rt.Text(), "unreadable "); n != 102 {
 		t.Errorf("the step's log names %d unreadable objects, want all 102", n)
 	}
-	if !strings.Contains(rt.output(), "unreadable kms/k-099: kms:InvalidCiphertextException") || !strings.Contains(rt.output(), "listing logs/ failed") {
-		t.Errorf("the log lacks kms/k-099 or the listing of logs:\n%.500s", rt.output())
+	if !strings.Contains(rt.Text(), "unreadable kms/k-099: kms:InvalidCiphertextException") || !strings.Contains(rt.Text(), "listing logs/ failed") {
+		t.Errorf("the log lacks kms/k-099 or the listing of logs:\n%.500s", rt.Text())
 	}
-	if !strings.Contains(rt.summary, "102 UNREADABLE, 2 bucket listing(s) FAILED") {
-		t.Errorf("summary = %q", rt.summary)
+	if !strings.Contains(rt.Summary, "102 UNREADABLE, 2 bucket listing(s) FAILED") {
+		t.Errorf("summary = %q", rt.Summary)
 	}
 
 	s.restartOnKey(t, key)
-	rt = newRuntime()
+	rt = steptest.NewRuntime("validate_objects.test")
 	must(t, "validate back on the right key", step.Apply(context.Background(), rt))
 	checkOutputs(t, rt, 452, 0, 26)
 }
@@ -226,7 +227,7 @@ func TestSample(t *testing.T) {
 	reads := countReads(t, 0)
 
 	step := s.step(50, 8, "crypt", "more")
-	rt := newRuntime()
+	rt := steptest.NewRuntime("validate_objects.test")
 	must(t, "validate a sample", step.Apply(context.Background(), rt))
 	checkOutputs(t, rt, 50, 0, 0)
 	if reads.Load() != 50 || step.last.res.seen != 300 || len(step.last.res.items) != 50 {
@@ -236,17 +237,17 @@ func TestSample(t *testing.T) {
 	if first["crypt"] == 0 || first["more"] == 0 {
 		t.Errorf("the sample is not spread over the listing: %v", first)
 	}
-	must(t, "validate the sample again", step.Apply(context.Background(), newRuntime()))
+	must(t, "validate the sample again", step.Apply(context.Background(), steptest.NewRuntime("validate_objects.test")))
 	if again := sampled(step.last); fmt.Sprint(again) != fmt.Sprint(first) {
 		t.Errorf("the sample changed between runs:\n%v\n%v", first, again)
 	}
-	if last := rt.progress[len(rt.progress)-1]; last.Done != 50 || last.Total != 50 || last.Unit != "objects" {
+	if last := rt.Reports[len(rt.Reports)-1]; last.Done != 50 || last.Total != 50 || last.Unit != "objects" {
 		t.Errorf("last progress = %+v, want 50/50 objects", last)
 	}
 
 	reads.Store(0)
 	big := s.step(1000, 8, "crypt", "more")
-	rt = newRuntime()
+	rt = steptest.NewRuntime("validate_objects.test")
 	must(t, "validate a sample larger than the objects", big.Apply(context.Background(), rt))
 	checkOutputs(t, rt, 300, 0, 0)
 	if reads.Load() != 300 {
@@ -273,7 +274,7 @@ func TestConcurrencyHonoured(t *testing.T) {
 	countReads(t, 20*time.Millisecond)
 	for _, workers := range []int{1, 4, 16} {
 		step := s.step(0, workers, "crypt")
-		must(t, "validate", step.Apply(context.Background(), newRuntime()))
+		must(t, "validate", step.Apply(context.Background(), steptest.NewRuntime("validate_objects.test")))
 		if got := step.last.maxInflight.Load(); got != int64(workers) {
 			t.Errorf("concurrency %d: at most %d reads at once", workers, got)
 		}
@@ -287,7 +288,7 @@ func TestSampleMemoryFlat(t *testing.T) {
 	s.bucket(t, "crypt", true)
 	s.put(t, "crypt", "small-%05d", 5000, false)
 	step := s.step(100, 16, "crypt")
-	rt := newRuntime()
+	rt := steptest.NewRuntime("validate_objects.test")
 	must(t, "validate", step.Apply(context.Background(), rt))
 	res := step.last.res
 	if res.seen != 5000 || res.peak != 100 || len(res.items) != 100 || cap(res.items) != 100 {
@@ -310,7 +311,7 @@ func TestReadsThroughFreeze(t *testing.T) {
 	must(t, "plan while frozen", planErr(step))
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	rt := newRuntime()
+	rt := steptest.NewRuntime("validate_objects.test")
 	must(t, "validate while frozen", step.Apply(tctx, rt))
 	checkOutputs(t, rt, 20, 0, 0)
 }
@@ -318,7 +319,7 @@ func TestReadsThroughFreeze(t *testing.T) {
 func planErr(s *Step) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := s.Plan(ctx, newRuntime())
+	_, err := s.Plan(ctx, steptest.NewRuntime("validate_objects.test"))
 	return err
 }
 
@@ -326,7 +327,7 @@ func TestPlan(t *testing.T) {
 	s := startMinIO(t, randomKey(t))
 	s.bucket(t, "crypt", true)
 	step := s.step(10, 4, "crypt")
-	actions, err := step.Plan(context.Background(), newRuntime())
+	actions, err := step.Plan(context.Background(), steptest.NewRuntime("validate_objects.test"))
 	must(t, "plan", err)
 	if len(actions) != 1 || !strings.Contains(actions[0].Summary, "read the first 64 bytes of up to 10 sampled encrypted objects in crypt, 4 at once") {
 		t.Errorf("plan = %+v", actions)
@@ -335,7 +336,7 @@ func TestPlan(t *testing.T) {
 	if err := planErr(missing); err == nil || !strings.Contains(err.Error(), "bucket nope does not exist") {
 		t.Errorf("plan with a missing bucket = %v", err)
 	}
-	rt := newRuntime()
+	rt := steptest.NewRuntime("validate_objects.test")
 	if err := missing.Apply(context.Background(), rt); err == nil || !strings.Contains(err.Error(), "NoSuchBucket") {
 		t.Errorf("apply with a missing bucket = %v", err)
 	}
@@ -346,10 +347,10 @@ func TestNothingEncrypted(t *testing.T) {
 	s := startMinIO(t, randomKey(t))
 	s.bucket(t, "plain", false)
 	s.put(t, "plain", "p-%d", 5, false)
-	rt := newRuntime()
+	rt := steptest.NewRuntime("validate_objects.test")
 	must(t, "validate", s.step(0, 4, "plain").Apply(context.Background(), rt))
 	checkOutputs(t, rt, 0, 0, 5)
-	if len(rt.logs) != 1 || !strings.Contains(rt.logs[0], "nothing was proven readable") {
-		t.Errorf("logs = %q", rt.logs)
+	if len(rt.Logs) != 1 || !strings.Contains(rt.Logs[0], "nothing was proven readable") {
+		t.Errorf("logs = %q", rt.Logs)
 	}
 }
