@@ -96,7 +96,10 @@ func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *pl
 	rt.action = a
 	switch {
 	case a.Op == checkpoint.OpRedo:
-		return e.attempts(ctx, s, rt)
+		if err := e.attempts(ctx, s, rt); err != nil || !isRestart(s) {
+			return err
+		}
+		return e.reassertDrains(ctx, s, true)
 	case s.Rollback != nil && len(s.Rollback.Command) > 0:
 		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Dir: e.plan.Dir, Output: rt.Output()})
 	default:

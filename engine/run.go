@@ -153,6 +153,9 @@ func (e *execution) runSteps(ctx context.Context) Result {
 		if err == nil {
 			err = e.applyStep(ctx, s, rec)
 		}
+		if err == nil && isRestart(s) {
+			err = e.reassertDrains(ctx, s, false)
+		}
 		if err != nil {
 			return e.onFailure(ctx, s, err)
 		}

@@ -131,3 +131,6 @@ func names(items []json.RawMessage) []string {
 	}
 	return out
 }
+
+// DrainID is the drain step this step releases.
+func (s *Step) DrainID() string { return s.drainID }

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/steps"
+)
+
+// reassertTimeout bounds re-applying a drain after a restart when the drain
+// sets no timeout: the restarted service has that long to come up.
+const reassertTimeout = 2 * time.Minute
+
+// drainReleaser is implemented by resume steps: the drain they release.
+type drainReleaser interface{ DrainID() string }
+
+// isRestart reports whether a step restarts the service (a downtime redo).
+func isRestart(s *plan.Step) bool { return s.Info.Downtime && s.Info.Kind == steps.KindRedo }
+
+// reassertDrains applies again every drain still in force after a restart:
+// a restart can end a drain that lives in the service's memory (MinIO's
+// freeze is lost when MinIO restarts), and traffic must come back only
+// through a resume step or phase 3 of a rollback, never through a restart.
+// Drains are idempotent, so re-applying one that held is harmless.
+func (e *execution) reassertDrains(ctx context.Context, after *plan.Step, rollingBack bool) error {
+	for _, d := range e.drainsInForce(rollingBack) {
+		e.emit(event.Event{Type: event.StepLog, Step: d.ID, Message: fmt.Sprintf("re-applying the drain after %s (a restart can end it)", after.ID)})
+		// The service may still be coming up: retry until the drain's
+		// timeout (reassertTimeout if it has none).
+		limit := d.Timeout
+		if limit <= 0 {
+			limit = reassertTimeout
+		}
+		apply := func(ctx context.Context) error {
+			return protect(func() error { return d.Impl.Apply(ctx, e.runtime(d, rollingBack)) })
+		}
+		if err := steps.Retry(ctx, time.Now().Add(limit), 200*time.Millisecond, apply); err != nil {
+			return fmt.Errorf("re-apply drain %s after %s: %w", d.ID, after.ID, err)
+		}
+	}
+	return nil
+}
+
+// drainsInForce lists the drains that ran and are not released yet: by a
+// done resume step in a run, by a done phase-3 action in a rollback.
+func (e *execution) drainsInForce(rollingBack bool) []*plan.Step {
+	released := map[string]bool{}
+	for _, s := range e.plan.Steps {
+		if r, ok := s.Impl.(drainReleaser); ok && e.status(s.ID) == checkpoint.StatusDone {
+			released[r.DrainID()] = true
+		}
+	}
+	if rollingBack && e.st.Rollback != nil {
+		for _, a := range e.st.Rollback.Actions {
+			if a.Op == checkpoint.OpRelease && a.Status == checkpoint.StatusDone {
+				released[a.Step] = true
+			}
+		}
+	}
+	var out []*plan.Step
+	for _, s := range e.plan.Steps {
+		st := e.status(s.ID)
+		if s.Info.Kind == steps.KindDrain && !released[s.ID] && (st == checkpoint.StatusDone || st == checkpoint.StatusStarted || st == checkpoint.StatusFailed) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (e *execution) status(id string) checkpoint.Status {
+	if rec := e.st.Step(id); rec != nil {
+		return rec.Status
+	}
+	return ""
+}
