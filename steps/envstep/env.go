@@ -62,16 +62,16 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 		s.setKeys = append(s.setKeys, k)
 	}
 	sort.Strings(s.setKeys)
-	diags = append(diags, s.check(body, c)...)
+	diags = append(diags, s.check(body, c, dc)...)
 	return s, diags
 }
 
-func (s *Step) check(body hcl.Body, c Config) hcl.Diagnostics {
+func (s *Step) check(body hcl.Body, c Config, dc *hcldecode.Context) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	bad := func(summary, detail string) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: body.MissingItemRange().Ptr()})
 	}
-	if len(c.Files) == 0 {
+	if len(c.Files) == 0 && dc.Known(hcldecode.Attributes(body, &c)["files"]) {
 		bad("No env files", "files must list at least one env file, such as [\"/etc/default/minio\"].")
 	}
 	for _, k := range append(append(append([]string{}, s.setKeys...), s.unset...), s.comment...) {

@@ -68,7 +68,7 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	bad := func(detail string) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid rotate_jwt", Detail: detail, Subject: body.MissingItemRange().Ptr()})
 	}
-	if len(c.Files) == 0 && c.Vault == nil {
+	if len(c.Files) == 0 && c.Vault == nil && dc.Known(hcldecode.Attributes(body, &c)["files"]) {
 		bad("Set files (env files holding the key list) and/or a vault block.")
 	}
 	if s.keep < 0 || s.keep > 10 {
