@@ -6,7 +6,7 @@
 //
 //	awsemu -access-key AKID -secret-key SECRET [-addr 127.0.0.1:0]
 //	       [-region us-east-1] [-account 111122223333] [-state FILE]
-//	       [-addr-file FILE] [-v]
+//	       [-addr-file FILE] [-create-key ALIAS]... [-key-file FILE] [-v]
 //
 // Once listening it prints the endpoint ("http://host:port") on stdout and,
 // with -addr-file, writes the bound address ("host:port") to that file
@@ -14,6 +14,14 @@
 // -state the emulator's keys and secrets survive restarts. SIGTERM or
 // SIGINT stops it cleanly (in-flight requests finish, the address file is
 // removed) with exit status 0.
+//
+// -create-key ALIAS (repeatable, or a comma-separated list) makes sure a
+// symmetric KMS key (origin AWS_KMS) with that alias exists before the
+// address is announced: an alias that already exists (with -state, from an
+// earlier run) is left as it is, so the flag is idempotent. "demoapp" and
+// "alias/demoapp" name the same alias. -key-file FILE then receives one
+// "alias/NAME=ARN" line per -create-key alias, written atomically before the
+// address file, so a script can read the key ARNs once the address appears.
 package main
 
 import (
@@ -28,8 +36,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/cutover/cutover/internal/awsemu"
 )
@@ -50,7 +65,33 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	addr, region, account, accessKey, secretKey, state, addrFile string
+	keyFile                                                      string
+	createKeys                                                   aliasList
 	verbose                                                      bool
+}
+
+// aliasList is the value of -create-key: repeatable, commas split.
+type aliasList []string
+
+func (l *aliasList) String() string { return strings.Join(*l, ",") }
+
+func (l *aliasList) Set(v string) error {
+	for _, a := range strings.Split(v, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if !strings.HasPrefix(a, "alias/") {
+			a = "alias/" + a
+		}
+		if a == "alias/" || strings.HasPrefix(a, "alias/aws/") {
+			return fmt.Errorf("invalid alias %q", a)
+		}
+		if !slices.Contains(*l, a) {
+			*l = append(*l, a)
+		}
+	}
+	return nil
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -64,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.secretKey, "secret-key", "", "the secret access key clients sign with (required)")
 	fs.StringVar(&o.state, "state", "", "file keeping the state across restarts (holds key material; mode 0600)")
 	fs.StringVar(&o.addrFile, "addr-file", "", "file to write the bound host:port to once listening")
+	fs.Var(&o.createKeys, "create-key", "make sure a symmetric key with this `ALIAS` exists at start (repeatable, or a comma list)")
+	fs.StringVar(&o.keyFile, "key-file", "", "file to write one \"alias/NAME=ARN\" line per -create-key alias to")
 	fs.BoolVar(&o.verbose, "v", false, "log every request on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -73,6 +116,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.accessKey == "" || o.secretKey == "" {
 		return nil, errors.New("-access-key and -secret-key are required")
+	}
+	if o.keyFile != "" && len(o.createKeys) == 0 {
+		return nil, errors.New("-key-file needs at least one -create-key alias")
 	}
 	return &o, nil
 }
@@ -99,6 +145,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if err := ensureKeys(ctx, o, "http://"+ln.Addr().String()); err != nil {
+		_ = srv.Close()
+		return err
+	}
 	if err := announce(ln.Addr().String(), o.addrFile, stdout); err != nil {
 		_ = srv.Close()
 		return err
@@ -107,6 +157,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.Remove(o.addrFile)
 	}
 	return wait(ctx, srv, errc)
+}
+
+// ensureKeys creates the -create-key keys that do not exist yet, through
+// the emulator's own KMS API (with the real SDK), and writes -key-file.
+func ensureKeys(ctx context.Context, o *options, endpoint string) error {
+	if len(o.createKeys) == 0 {
+		return nil
+	}
+	client := kms.NewFromConfig(aws.Config{Region: o.region,
+		Credentials: credentials.NewStaticCredentialsProvider(o.accessKey, o.secretKey, "")},
+		func(opts *kms.Options) { opts.BaseEndpoint = aws.String(endpoint) })
+	var lines strings.Builder
+	for _, alias := range o.createKeys {
+		arn, err := ensureKey(ctx, client, alias)
+		if err != nil {
+			return fmt.Errorf("-create-key %s: %w", alias, err)
+		}
+		fmt.Fprintf(&lines, "%s=%s\n", alias, arn)
+	}
+	if o.keyFile != "" {
+		if err := writeAtomic(o.keyFile, lines.String()); err != nil {
+			return fmt.Errorf("write key file: %w", err)
+		}
+	}
+	return nil
+}
+
+// ensureKey returns the ARN of the key alias names, creating the key and
+// the alias if the alias does not exist.
+func ensureKey(ctx context.Context, client *kms.Client, alias string) (string, error) {
+	out, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
+	if err == nil {
+		return aws.ToString(out.KeyMetadata.Arn), nil
+	}
+	var nf *types.NotFoundException
+	if !errors.As(err, &nf) {
+		return "", err
+	}
+	created, err := client.CreateKey(ctx, &kms.CreateKeyInput{
+		Description: aws.String("created by awsemu -create-key " + alias),
+		KeySpec:     types.KeySpecSymmetricDefault,
+		KeyUsage:    types.KeyUsageTypeEncryptDecrypt,
+		Origin:      types.OriginTypeAwsKms,
+	})
+	if err != nil {
+		return "", err
+	}
+	if _, err := client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias),
+		TargetKeyId: created.KeyMetadata.KeyId}); err != nil {
+		return "", err
+	}
+	return aws.ToString(created.KeyMetadata.Arn), nil
 }
 
 // announce prints the endpoint and writes the address file.
