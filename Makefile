@@ -32,9 +32,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./plan/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRoundTrip$$' -fuzztime $(FUZZTIME) ./internal/envfile/
 
+## demo: build cutover, the demo app and the AWS KMS emulator, then rehearse a
+## failing cutover (automatic rollback) and run a real one. Needs only Go.
 demo:
-	@echo "make demo: the quickstart lands with the app cutover (tracker issue 6); for now see README: Examples" >&2
-	@exit 1
+	bash scripts/demo.sh
 
 clean:
 	rm -rf $(BIN)/cutover

@@ -68,7 +68,11 @@ func KeepsOldEnvironment(argv []string) bool {
 
 // Apply runs the restart command.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
-	return execstep.Run(ctx, rt, s.Command, s.Env, s.Dir)
+	if err := execstep.Run(ctx, rt, s.Command, s.Env, s.Dir); err != nil {
+		return err
+	}
+	rt.SetSummary("restarted: " + execstep.Describe(s.Command, s.Env))
+	return nil
 }
 
 // Undo does nothing: a restart is compensated by running it again in phase 2.

@@ -278,7 +278,8 @@ type ItemInfo struct {
 	Error    string    `json:"error,omitempty"`
 }
 
-// listWork lists every item: stored, in flight and failed.
+// listWork lists every item: stored, in flight and failed; ?provider=AWS
+// keeps the items written under that KMS provider.
 func (s *Server) listWork(w http.ResponseWriter, r *http.Request) {
 	stored, err := s.store.List()
 	if err != nil {
@@ -298,7 +299,21 @@ func (s *Server) listWork(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Created.Before(list[j].Created) })
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, filterProvider(list, r.URL.Query().Get("provider")))
+}
+
+// filterProvider keeps the items written under provider (all when "").
+func filterProvider(list []ItemInfo, provider string) []ItemInfo {
+	if provider == "" {
+		return list
+	}
+	out := make([]ItemInfo, 0, len(list))
+	for _, it := range list {
+		if strings.EqualFold(it.Provider, provider) {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // pause stops work intake; the flag is a file, so it survives restarts.
