@@ -53,6 +53,22 @@ func Open(ctx context.Context, cfg providers.KeyStoreConfig) (providers.KeyStore
 	return s, nil
 }
 
+// OpenPair opens a source and a target store, checking both answer.
+func OpenPair(ctx context.Context, from, to providers.KeyStoreConfig) (providers.KeyStore, providers.KeyStore, error) {
+	if from == nil || to == nil {
+		return nil, nil, errors.New("the step's key stores have errors")
+	}
+	src, err := Open(ctx, from)
+	if err != nil {
+		return nil, nil, err
+	}
+	dst, err := Open(ctx, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	return src, dst, nil
+}
+
 // Count counts the keys matching pattern, following every page.
 func Count(ctx context.Context, s providers.KeyStore, pattern string) (int64, error) {
 	var n int64

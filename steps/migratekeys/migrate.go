@@ -134,14 +134,7 @@ func (s *Step) undoText() string {
 }
 
 func (s *Step) open(ctx context.Context) (providers.KeyStore, providers.KeyStore, error) {
-	if s.from == nil || s.to == nil {
-		return nil, nil, fmt.Errorf("the step's key stores have errors")
-	}
-	src, err := keyops.Open(ctx, s.from)
-	if err != nil {
-		return nil, nil, err
-	}
-	dst, err := keyops.Open(ctx, s.to)
+	src, dst, err := keyops.OpenPair(ctx, s.from, s.to)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -57,15 +57,7 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 }
 
 func (s *Step) open(ctx context.Context) (providers.KeyStore, providers.KeyStore, error) {
-	if s.from == nil || s.to == nil {
-		return nil, nil, fmt.Errorf("the step's key stores have errors")
-	}
-	src, err := keyops.Open(ctx, s.from)
-	if err != nil {
-		return nil, nil, err
-	}
-	dst, err := keyops.Open(ctx, s.to)
-	return src, dst, err
+	return keyops.OpenPair(ctx, s.from, s.to)
 }
 
 // Plan counts both sides.
