@@ -35,13 +35,20 @@ func (j *jsonRenderer) Emit(e event.Event) {
 	_ = j.enc.Encode(e)
 }
 
+// resultLine is the last line of --json output.
+type resultLine struct {
+	Time     time.Time `json:"time"`
+	Type     string    `json:"type"`
+	Outcome  string    `json:"outcome"`
+	ExitCode int       `json:"exit_code"`
+	Error    string    `json:"error,omitempty"`
+	Next     string    `json:"next,omitempty"`
+}
+
 func (j *jsonRenderer) Result(r engine.Result, code int) {
-	out := map[string]any{"time": time.Now().UTC(), "type": "result", "outcome": r.Outcome.String(), "exit_code": code}
+	out := resultLine{Time: time.Now().UTC(), Type: "result", Outcome: r.Outcome.String(), ExitCode: code, Next: r.Next}
 	if r.Err != nil {
-		out["error"] = r.Err.Error()
-	}
-	if r.Next != "" {
-		out["next"] = r.Next
+		out.Error = r.Err.Error()
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
