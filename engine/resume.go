@@ -38,7 +38,7 @@ func (e *execution) resumeDecision(s *plan.Step, rec *checkpoint.StepState) (Res
 		return Result{}, false
 	}
 	e.st.Phase = checkpoint.PhaseStopped
-	e.st.Error = fmt.Sprintf("step %s was left %s by the previous process and a %s step is not safe to run twice", s.ID, rec.Status, s.Type)
+	e.st.Error = fmt.Sprintf("step %s was left %s by the previous process, and %s steps are not safe to run twice", s.ID, rec.Status, s.Type)
 	_ = e.save()
 	e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseStopped), Step: s.ID, Message: e.st.Error})
 	next := fmt.Sprintf("check what %s did, then choose one:\n  %s\n  %s\n  %s", s.ID,
