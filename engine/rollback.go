@@ -69,7 +69,7 @@ func (e *execution) autoRollback(ctx context.Context, cause error) Result {
 	if r.Outcome == Completed {
 		r.Outcome = RolledBack
 		r.Err = cause
-		r.Next = e.hint("status " + e.planArg())
+		r.Next = e.hint("status "+e.planArg()) + "   (what ran and what was undone)\nthen fix the cause and " + e.hint("run "+e.planArg()) + "   (a new run)"
 	}
 	return r
 }

@@ -606,3 +606,25 @@ step "health_check" "ready" {
 		t.Errorf("Redact(%q)\n = %q\nwant %q", text, got, want)
 	}
 }
+
+// TestCoalesceAndUntypedRetries: coalesce skips empty strings as Terraform's
+// does, and retries accepts a number given as an untyped -var.
+func TestCoalesceAndUntypedRetries(t *testing.T) {
+	p := mustLoad(t, `
+variable "endpoint" { default = "" }
+variable "tries" {}
+locals {
+  url = coalesce(var.endpoint, "https://kms.eu-west-1.amazonaws.com")
+}
+step "exec" "x" {
+  command = ["true", local.url]
+  retries = var.tries
+}
+`, nil, plan.Options{Vars: []string{"tries=3"}})
+	if got := p.Eval.Variables["local"].GetAttr("url").AsString(); got != "https://kms.eu-west-1.amazonaws.com" {
+		t.Errorf("coalesce(\"\", x) = %q", got)
+	}
+	if p.Steps[0].Retries != 3 {
+		t.Errorf("retries = %d, want 3", p.Steps[0].Retries)
+	}
+}

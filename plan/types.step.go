@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/cutover/cutover/steps"
 )
@@ -146,6 +147,9 @@ func (l *loader) retries(a *hcl.Attribute, s *Step) hcl.Diagnostics {
 	val, diags := l.decodeContext().Value(a.Expr)
 	if diags.HasErrors() || !val.IsKnown() {
 		return diags
+	}
+	if conv, err := convert.Convert(val, cty.Number); err == nil && !conv.IsNull() {
+		val = conv // "3" from an untyped -var
 	}
 	if val.Type() != cty.Number || !val.AsBigFloat().IsInt() || val.AsBigFloat().Sign() < 0 {
 		return append(diags, errorDiag("Invalid retries", "retries must be a whole number of at least 0.", a.Expr.Range()))

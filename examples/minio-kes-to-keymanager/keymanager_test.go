@@ -85,8 +85,7 @@ func TestKeyManagerPlan(t *testing.T) {
 		t.Error("the plan shows a change to MINIO_KMS_KES_CERT_FILE, which no file sets")
 	}
 	if strings.Contains(out, "+ MINIO_KMS_SSE_KEY = (sensitive)") {
-		// A key name, masked by the name heuristic (it contains KEY): see README.
-		t.Log("MINIO_KMS_SSE_KEY, a key name, is masked as (sensitive)")
+		t.Error("MINIO_KMS_SSE_KEY holds a key name and must be shown, not masked")
 	}
 	for _, secret := range []string{apiKey, k.APIKey, m.SecretKey} {
 		if strings.Contains(out+errOut, secret) {

@@ -29,6 +29,10 @@ var referenceWords = map[string]bool{
 	"ARN": true, "NAME": true, "ID": true, "FILE": true, "PATH": true, "ALIAS": true,
 }
 
+// knownNames are variables whose value is a key's NAME though the name rules
+// would mask it: MinIO's default key for SSE with Key Manager.
+var knownNames = map[string]bool{"MINIO_KMS_SSE_KEY": true}
+
 // LooksSecret reports whether a variable named key probably holds a secret,
 // so its value must not be displayed. The name is upper-cased and split into
 // words at '_' (and any other non-alphanumeric byte). Each pair of words
@@ -43,8 +47,12 @@ var referenceWords = map[string]bool{
 // KMS_PROVIDER, AWS_REGION, MINIO_KMS_KES_ENDPOINT, AWS_KMS_KEY_ARN,
 // MINIO_KMS_KES_KEY_NAME and AWS_ACCESS_KEY_ID are not. A reference word
 // does not clear other markers: MINIO_KMS_SECRET_KEY_FILE is still secret
-// because of SECRET. The rules err on the side of masking.
+// because of SECRET. The rules err on the side of masking. Names listed in
+// knownNames (MINIO_KMS_SSE_KEY, a key name) are never secret.
 func LooksSecret(key string) bool {
+	if knownNames[strings.ToUpper(key)] {
+		return false
+	}
 	rest := strings.Join(dropReferences(nameWords(key)), "_")
 	for _, m := range secretMarkers {
 		if strings.Contains(rest, m) {
