@@ -102,6 +102,7 @@ const (
 	OpUndo    RollbackOp = "undo"    // phase 1: undo a change, newest first
 	OpRedo    RollbackOp = "redo"    // phase 2: re-run a restart or check, oldest first
 	OpRelease RollbackOp = "release" // phase 3: release a drain
+	OpCleanup RollbackOp = "cleanup" // phase 4: work not needed to restore the service
 )
 
 // RollbackAction is one compensation.

@@ -100,6 +100,12 @@ func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *pl
 			return err
 		}
 		return e.reassertDrains(ctx, s, true)
+	case a.Op == checkpoint.OpCleanup:
+		c, ok := s.Impl.(steps.Cleaner)
+		if !ok {
+			return fmt.Errorf("step %s has no cleanup", s.ID)
+		}
+		return protect(func() error { return c.Cleanup(ctx, rt) })
 	case s.Rollback != nil && len(s.Rollback.Command) > 0:
 		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Dir: e.plan.Dir, Output: rt.Output()})
 	default:

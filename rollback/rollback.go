@@ -4,7 +4,9 @@
 //  2. redo, oldest first, the restarts and checks that ran after the first
 //     change, so the service comes back on its old configuration and is proven
 //     healthy and able to read its data;
-//  3. release the drains last, so traffic returns only to a proven service.
+//  3. release the drains last, so traffic returns only to a proven service;
+//  4. then clean up what is not needed to restore the service (deleting keys a
+//     migration created), so an unreachable target cannot keep it down.
 //
 // The list of actions is computed once and stored in the checkpoint; each
 // action is marked started before it runs and done or failed after. A failed
@@ -55,12 +57,15 @@ func Touched(s checkpoint.StepState) bool {
 
 // Actions computes the ordered rollback actions for a run in state st.
 func Actions(p *plan.Plan, st *checkpoint.State) []checkpoint.RollbackAction {
-	var changes, redos, drains []*plan.Step
+	var changes, redos, drains, cleanups []*plan.Step
 	seenChange := false
 	for _, s := range p.Steps {
 		rec := st.Step(s.ID)
 		if rec == nil || !Touched(*rec) || (s.Rollback != nil && s.Rollback.Skip) {
 			continue
+		}
+		if _, ok := s.Impl.(steps.Cleaner); ok {
+			cleanups = append(cleanups, s)
 		}
 		switch kind(s) {
 		case steps.KindChange:
@@ -83,6 +88,9 @@ func Actions(p *plan.Plan, st *checkpoint.State) []checkpoint.RollbackAction {
 	}
 	for i := len(drains) - 1; i >= 0; i-- {
 		out = append(out, action(3, checkpoint.OpRelease, drains[i]))
+	}
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		out = append(out, action(4, checkpoint.OpCleanup, cleanups[i]))
 	}
 	return out
 }

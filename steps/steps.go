@@ -219,3 +219,13 @@ type Releaser interface {
 type LossReporter interface {
 	DataAtRisk(ctx context.Context) ([]string, error)
 }
+
+// Cleaner is implemented by steps whose rollback has work that is not needed
+// to restore the service, such as deleting the keys a migration created at
+// the target. It runs in a fourth phase, after traffic is back, so an
+// unreachable target cannot keep the service down; a failure there stops the
+// rollback like any other and `cutover rollback` retries it. It must be
+// idempotent.
+type Cleaner interface {
+	Cleanup(ctx context.Context, rt Runtime) error
+}

@@ -14,14 +14,18 @@ type undoData struct {
 	Journal string `json:"journal"`
 }
 
-// Undo deletes the keys this run created at the target, when the plan asks
-// for it (delete_created_on_rollback); keys that were already there, skipped
-// or replaced are never deleted. Deleted keys are journaled, so a repeated
-// Undo does not try again.
+// Undo re-enables the automatic rotation the step froze (phase 1).
 func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
-	if err := s.undoRotation(ctx, rt); err != nil {
-		return err
-	}
+	return s.undoRotation(ctx, rt)
+}
+
+// Cleanup deletes the keys this run created at the target, when the plan
+// asks for it (delete_created_on_rollback), in the rollback's last phase:
+// the service is already back on its old KMS, so an unreachable target only
+// delays the cleanup. Keys that were already there, skipped or replaced are
+// never deleted. Deleted keys are journaled, so a repeated Cleanup does not
+// try again.
+func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	if !s.deleteOnRB {
 		rt.SetSummary("copied keys left in place (delete_created_on_rollback = false)")
 		return nil
