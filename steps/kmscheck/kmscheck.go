@@ -8,6 +8,7 @@ package kmscheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
@@ -26,12 +27,23 @@ func init() {
 type Config struct {
 	KMS hcl.Expression `hcl:"kms"`
 	Key string         `hcl:"key"`
+	// After names an earlier migrate_keys step that copies the key into the
+	// store: before the run, a key missing from the store passes the
+	// preflight if that step will create it.
+	After hcl.Expression `hcl:"after,optional"`
+}
+
+// Creator is what `after` must refer to: a step that copies keys into a store.
+type Creator interface {
+	WillCreate(ctx context.Context, target providers.KeyStoreConfig, name string) (bool, error)
 }
 
 // Step checks one key.
 type Step struct {
-	store providers.KeyStoreConfig
-	key   string
+	store   providers.KeyStoreConfig
+	key     string
+	after   Creator
+	afterID string
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
@@ -40,7 +52,25 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	s := &Step{key: c.Key}
 	var d hcl.Diagnostics
 	s.store, d = keyops.ResolveStore(dc, c.KMS, "kms")
-	return s, append(diags, d...)
+	diags = append(diags, d...)
+	if c.After != nil {
+		diags = append(diags, s.decodeAfter(dc, c.After)...)
+	}
+	return s, diags
+}
+
+func (s *Step) decodeAfter(dc *hcldecode.Context, expr hcl.Expression) hcl.Diagnostics {
+	id, impl, diags := dc.StepRef(expr, "after")
+	if diags.HasErrors() || impl == nil {
+		return diags
+	}
+	cr, ok := impl.(Creator)
+	if !ok {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Not a key-copying step",
+			Detail: fmt.Sprintf("after must refer to a migrate_keys step; %s is not one.", id), Subject: expr.Range().Ptr()})
+	}
+	s.after, s.afterID = cr, id
+	return diags
 }
 
 func (s *Step) check(ctx context.Context) error {
@@ -64,10 +94,18 @@ func (s *Step) check(ctx context.Context) error {
 	return nil
 }
 
-// Plan performs the round trip (it changes nothing).
+// Plan performs the round trip (it changes nothing). With `after`, a key
+// not on the store yet passes if that step will copy it there.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
 	if err := s.check(ctx); err != nil {
-		return nil, err
+		if s.after == nil || !errors.Is(err, providers.ErrKeyNotFound) {
+			return nil, err
+		}
+		will, werr := s.after.WillCreate(ctx, s.store, s.key)
+		if werr != nil || !will {
+			return nil, fmt.Errorf("%w, and %s will not copy it there (its source has no key %s matching its pattern)", err, s.afterID, s.key)
+		}
+		return []steps.Action{{Summary: fmt.Sprintf("key %s is not on %s yet; %s will copy it there; then check it exists and round-trips", s.key, s.store.Describe(), s.afterID)}}, nil
 	}
 	return []steps.Action{{Summary: fmt.Sprintf("key %s on %s: exists, enabled, encrypt/decrypt round trip OK now", s.key, s.store.Describe())}}, nil
 }

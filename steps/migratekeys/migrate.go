@@ -17,6 +17,7 @@ package migratekeys
 import (
 	"context"
 	"fmt"
+	"path"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -142,4 +143,31 @@ func (s *Step) open(ctx context.Context) (providers.KeyStore, providers.KeyStore
 		return nil, nil, fmt.Errorf("on_conflict = \"overwrite\" needs an atomic replace, and %s cannot replace a key without deleting it first; use \"verify\" or \"fail\"", s.to.Describe())
 	}
 	return src, dst, nil
+}
+
+// WillCreate reports whether this step, when it runs, copies key name into
+// the store target: target is this step's `to`, the name matches the
+// pattern, and the source holds it. kms_check's `after` uses it so a plan
+// can prove the service's default key before downtime even though the key
+// only reaches the target during the run.
+func (s *Step) WillCreate(ctx context.Context, target providers.KeyStoreConfig, name string) (bool, error) {
+	if target == nil || target != s.to || s.from == nil {
+		return false, nil
+	}
+	if ok, err := path.Match(s.pattern, name); err != nil || !ok {
+		return false, err
+	}
+	src, err := keyops.Open(ctx, s.from)
+	if err != nil {
+		return false, err
+	}
+	for n, err := range src.List(ctx, name) {
+		if err != nil {
+			return false, err
+		}
+		if n == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
