@@ -55,10 +55,21 @@ type Replacer interface {
 }
 
 // Prover is a KeyStore that can prove, without revealing material, that it
-// holds a usable key of that name: an encrypt/decrypt round trip through the
-// store's own API. It is the strongest proof stores like KES and AWS KMS allow.
+// holds a usable key of that name: a round trip through the store's own API
+// (encrypt/decrypt, or generate/decrypt). It shows a key of that name works,
+// not which key it is: where a store can, Comparer proves that.
 type Prover interface {
 	Prove(ctx context.Context, name string) error
+}
+
+// Comparer is a KeyStore that never reveals material but can tell whether
+// it holds a given key (e.g. KES: it decrypts a ciphertext sealed outside
+// the store with k's material in the store's own format).
+type Comparer interface {
+	// SameKey reports whether the store holds exactly k's material (with
+	// k's algorithm) under name, without revealing it: (false, nil) when
+	// it holds another key there; ErrKeyNotFound when absent.
+	SameKey(ctx context.Context, name string, k Key) (bool, error)
 }
 
 // KeyStoreConfig is what a `kms` block decodes to: it opens the store.

@@ -224,8 +224,12 @@ func (k *KeyErrors) Is(target error) bool {
 }
 
 // Verify proves that dst holds key k under name: byte comparison where dst
-// can be read, an encrypt/decrypt round trip through dst's API otherwise
-// (the strongest proof stores like KES and AWS KMS allow).
+// can be read; where it cannot, the store's own comparison
+// (providers.Comparer, e.g. KES decrypting a ciphertext sealed with k's
+// material), which tells k from any other key under that name. Only a
+// store with neither falls back to a round trip through its API
+// (providers.Prover), which proves a working key of that name exists, not
+// that it is k.
 func Verify(ctx context.Context, dst providers.KeyStore, name string, k providers.Key) error {
 	got, err := dst.Get(ctx, name)
 	switch {
@@ -235,6 +239,16 @@ func Verify(ctx context.Context, dst providers.KeyStore, name string, k provider
 		}
 		return nil
 	case errors.Is(err, providers.ErrNotReadable):
+		if c, ok := dst.(providers.Comparer); ok {
+			same, err := c.SameKey(ctx, name, k)
+			if err != nil {
+				return fmt.Errorf("verification failed: %w", err)
+			}
+			if !same {
+				return errors.New("verification failed: the target holds a DIFFERENT key under this name")
+			}
+			return nil
+		}
 		p, ok := dst.(providers.Prover)
 		if !ok {
 			return errors.New("verification impossible: the target neither reveals material nor offers a round trip")

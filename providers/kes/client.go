@@ -30,8 +30,10 @@ const (
 // is neither the admin nor allowed by its policy to call that API.
 var ErrNotAllowed = errors.New("kes: not allowed by the identity's policy")
 
-// ErrProof means a Prove round trip did not give back the plaintext.
-var ErrProof = errors.New("kes: encrypt/decrypt round trip failed")
+// ErrProof means KES could not decrypt a ciphertext with the key (400
+// "decryption failed: ciphertext is not authentic"), or a Prove round trip
+// did not give back the plaintext.
+var ErrProof = errors.New("kes: the key did not decrypt its ciphertext")
 
 // APIError is a KES API call that failed with an HTTP status. errors.Is
 // matches it against the providers error it stands for (see Unwrap).

@@ -15,21 +15,31 @@
 //	GET    /v1/key/describe/<name>                                          Get, Describe
 //	GET    /v1/key/list/<prefix>    {"names": [...], "continue_at": "..."}  List
 //	DELETE /v1/key/delete/<name>                                            Delete
-//	PUT    /v1/key/encrypt/<name>, /v1/key/decrypt/<name>                   Prove
+//	PUT    /v1/key/decrypt/<name>   {"ciphertext": ..., "context": ...}     SameKey, Prove
+//	PUT    /v1/key/generate/<name>  {"context": ...}                        Prove
 //	GET    /v1/status                                                       Status
 //
 // The identity must be KES's admin or have a policy allowing these paths
-// (MinIO's usual policy, create/generate/decrypt, is not enough).
+// (MinIO's usual policy, create/generate/decrypt, is enough for SameKey
+// and Prove, not for Create, Get, List or Delete).
 //
 // KES never reveals key material, so Get returns providers.ErrNotReadable
-// for a key that exists; verification uses Prove, an encrypt/decrypt round
-// trip through the server. KES cannot replace a key atomically (an import
-// of an existing name fails; replacing means delete then import, and the
-// key is absent in between), so Store is not a providers.Replacer and plans
-// cannot use on_conflict = "overwrite" with a KES target.
+// for a key that exists. Verification uses SameKey instead
+// (providers.Comparer): cutover seals a random plaintext with the material
+// it copied, in KES's own ciphertext format (keskey.Seal), and KES must
+// decrypt it under the key's name — which it can only if it holds exactly
+// that key. KES answers a ciphertext its key cannot open with 400
+// "decryption failed: ciphertext is not authentic": a different key. Prove
+// (a generate/decrypt round trip) only shows a key of that name works.
+//
+// KES cannot replace a key atomically (an import of an existing name fails;
+// replacing means delete then import, and the key is absent in between), so
+// Store is not a providers.Replacer and plans cannot use on_conflict =
+// "overwrite" with a KES target.
 //
 // Server errors map onto the providers errors: 404 on a key route is
-// ErrKeyNotFound, 400 "key already exists" is ErrKeyExists; every other
+// ErrKeyNotFound, 400 "key already exists" is ErrKeyExists, 400
+// "decryption failed: ciphertext is not authentic" is ErrProof; every other
 // failure is an *APIError carrying the status and KES's message.
 package kes
 

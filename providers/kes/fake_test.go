@@ -21,8 +21,10 @@ import (
 // (a literal prefix, "*" for all; patterns ending in '-' refused; the first
 // pageSize names in byte order and the first name that did not fit), with
 // a small page size so the walk is exercised without thousands of keys.
-// Any other path answers status/message as configured.
+// A path with a handler in routes is served by it; any other path answers
+// status/message as configured.
 type fakeKES struct {
+	routes   map[string]http.HandlerFunc // by path prefix
 	mu       sync.Mutex
 	names    []string
 	pageSize int
@@ -33,6 +35,12 @@ type fakeKES struct {
 
 func (f *fakeKES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.requests.Add(1)
+	for prefix, h := range f.routes {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			h(w, r)
+			return
+		}
+	}
 	pattern, ok := strings.CutPrefix(r.URL.Path, routeList)
 	if !ok {
 		w.Header().Set("Content-Type", "application/json")

@@ -1,9 +1,9 @@
 package kes
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,7 +21,7 @@ const (
 	routeDescribe = "/v1/key/describe/"
 	routeList     = "/v1/key/list/"
 	routeDelete   = "/v1/key/delete/"
-	routeEncrypt  = "/v1/key/encrypt/"
+	routeGenerate = "/v1/key/generate/"
 	routeDecrypt  = "/v1/key/decrypt/"
 )
 
@@ -29,9 +29,9 @@ const (
 // keystore (Vault, AWS, its directory): /v1/status says keystore_unreachable.
 var ErrKeyStoreUnreachable = errors.New("kes: the server cannot reach its keystore")
 
-// Store is a KES server as a providers.KeyStore and providers.Prover. It is
-// safe for concurrent use. It is not a providers.Replacer: see the package
-// documentation.
+// Store is a KES server as a providers.KeyStore, providers.Comparer and
+// providers.Prover. It is safe for concurrent use. It is not a
+// providers.Replacer: see the package documentation.
 type Store struct {
 	name    string
 	base    *url.URL
@@ -42,6 +42,7 @@ type Store struct {
 var (
 	_ providers.KeyStore = (*Store)(nil)
 	_ providers.Prover   = (*Store)(nil)
+	_ providers.Comparer = (*Store)(nil)
 )
 
 // Name is the plan's name for the store.
@@ -169,32 +170,99 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	return s.call(ctx, http.MethodDelete, apiPath(routeDelete, name), nil, nil)
 }
 
-// Prove encrypts a random plaintext under the key with a random context
-// and decrypts it back through the API. Errors: providers.ErrKeyNotFound,
-// ErrProof when the plaintext does not come back, or an *APIError.
+// SameKey reports whether KES holds exactly k (its material, used with its
+// algorithm) under name, without either side revealing material: it seals
+// a random plaintext under k with a random context in KES's ciphertext
+// format (keskey.Seal) and asks KES to decrypt it (PUT /v1/key/decrypt).
+// The AEAD of that format authenticates under the key, so KES gives the
+// plaintext back only if its key is k; any other key fails with 400
+// "decryption failed: ciphertext is not authentic", which is (false, nil).
+// Errors: providers.ErrKeyNotFound when KES has no key of that name (or
+// the name is one KES cannot hold), an error for a k KES could not hold
+// (not 32 bytes; providers.ErrUnsupported for other algorithms), or an
+// *APIError (ErrNotAllowed when the identity may not decrypt). Only the
+// decrypt API is used, which MinIO's usual KES policy allows.
+func (s *Store) SameKey(ctx context.Context, name string, k providers.Key) (bool, error) {
+	if err := existingName(name); err != nil {
+		return false, err
+	}
+	if _, err := cipherName(k); err != nil {
+		return false, err
+	}
+	plaintext, aad := random(32), random(16)
+	ciphertext, err := keskey.Seal(k, plaintext, aad)
+	if err != nil {
+		return false, fmt.Errorf("kes: %w", err)
+	}
+	got, err := s.decrypt(ctx, name, ciphertext, aad)
+	if notAuthentic(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if subtle.ConstantTimeCompare(got, plaintext) != 1 {
+		// An authentic ciphertext cannot open to another plaintext: the
+		// server is not answering as KES does.
+		return false, fmt.Errorf("%w: kes decrypted key %q's test ciphertext to a different plaintext", ErrProof, name)
+	}
+	return true, nil
+}
+
+// notAuthentic reports whether err is KES's answer to a ciphertext its key
+// cannot open: 400 "decryption failed: ciphertext is not authentic"
+// (kms-go kes.ErrDecrypt).
+func notAuthentic(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest && apiErr.Err == ErrProof
+}
+
+// Prove asks KES for a data key under name (PUT /v1/key/generate, with a
+// random context: KES returns a random plaintext and its ciphertext under
+// the key) and decrypts the ciphertext back (PUT /v1/key/decrypt), which
+// must give the same plaintext. These are the two operations MinIO uses
+// and its usual KES policy allows (generate and decrypt; not encrypt).
+// Prove shows KES holds a working key of that name, not which key it is:
+// SameKey does. Errors: providers.ErrKeyNotFound, ErrProof when the
+// plaintext does not come back, or an *APIError.
 func (s *Store) Prove(ctx context.Context, name string) error {
 	if err := existingName(name); err != nil {
 		return err
 	}
-	plaintext, context := random(32), random(16)
-	var enc struct {
+	aad := random(16)
+	var gen struct {
+		Plaintext  []byte `json:"plaintext"`
 		Ciphertext []byte `json:"ciphertext"`
 	}
-	in := map[string][]byte{"plaintext": plaintext, "context": context}
-	if err := s.call(ctx, http.MethodPut, apiPath(routeEncrypt, name), in, &enc); err != nil {
+	in := map[string][]byte{"context": aad}
+	if err := s.call(ctx, http.MethodPut, apiPath(routeGenerate, name), in, &gen); err != nil {
 		return err
 	}
+	if len(gen.Plaintext) != keskey.KeySize || len(gen.Ciphertext) == 0 {
+		return fmt.Errorf("%w: kes generated a %d-byte data key and a %d-byte ciphertext with key %q",
+			ErrProof, len(gen.Plaintext), len(gen.Ciphertext), name)
+	}
+	got, err := s.decrypt(ctx, name, gen.Ciphertext, aad)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(got, gen.Plaintext) != 1 {
+		return fmt.Errorf("%w: key %q decrypted its data key to a different plaintext", ErrProof, name)
+	}
+	return nil
+}
+
+// decrypt calls PUT /v1/key/decrypt/<name>.
+// aad is KES's "context", the associated data the ciphertext was sealed with.
+func (s *Store) decrypt(ctx context.Context, name string, ciphertext, aad []byte) ([]byte, error) {
 	var dec struct {
 		Plaintext []byte `json:"plaintext"`
 	}
-	in = map[string][]byte{"ciphertext": enc.Ciphertext, "context": context}
+	in := map[string][]byte{"ciphertext": ciphertext, "context": aad}
 	if err := s.call(ctx, http.MethodPut, apiPath(routeDecrypt, name), in, &dec); err != nil {
-		return err
+		return nil, err
 	}
-	if !bytes.Equal(dec.Plaintext, plaintext) {
-		return fmt.Errorf("%w: key %q decrypted to a different plaintext", ErrProof, name)
-	}
-	return nil
+	return dec.Plaintext, nil
 }
 
 // existingName returns providers.ErrKeyNotFound for a name no KES key can

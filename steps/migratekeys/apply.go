@@ -171,9 +171,10 @@ func (s *Step) copyOne(ctx context.Context, src, dst providers.KeyStore, name st
 }
 
 // writtenBefore decides whether a key an interrupted attempt was writing is
-// the one it wrote: same material where readable; where the target never
-// reveals material, the key's existence after our journaled start plus a
-// round trip is the strongest evidence available.
+// the one it wrote: the same key where the target can be read or can
+// compare keys (providers.Comparer); where it can do neither, the key's
+// existence after our journaled start plus a round trip is the strongest
+// evidence available.
 func writtenBefore(ctx context.Context, dst providers.KeyStore, name string, k providers.Key) (bool, error) {
 	same, err := sameAtTarget(ctx, dst, name, k)
 	if !errors.Is(err, providers.ErrNotReadable) {
@@ -202,8 +203,18 @@ func (s *Step) conflict(ctx context.Context, dst providers.KeyStore, name string
 	return "", errors.New("already exists at the target (on_conflict = \"fail\"); it was not touched")
 }
 
+// sameAtTarget reports whether dst holds exactly k under name: by reading
+// and comparing the material, or, where dst never reveals material
+// (providers.ErrNotReadable), by the store's own comparison when it is a
+// providers.Comparer (KES). A store that can do neither returns
+// ErrNotReadable.
 func sameAtTarget(ctx context.Context, dst providers.KeyStore, name string, k providers.Key) (bool, error) {
 	got, err := dst.Get(ctx, name)
+	if errors.Is(err, providers.ErrNotReadable) {
+		if c, ok := dst.(providers.Comparer); ok {
+			return c.SameKey(ctx, name, k)
+		}
+	}
 	if err != nil {
 		return false, err
 	}

@@ -1,19 +1,14 @@
 // Package keskeytest helps tests prove that a KES server uses exactly a
-// given key: it calls KES's encrypt and decrypt APIs and implements, on the
-// test side, the ciphertext format KES v0.24.0 produces for a key
-// (internal/crypto SecretKey.Encrypt), so a ciphertext made by KES can be
-// opened with the material a store holds, and the other way round.
+// given key: it calls KES's encrypt and decrypt APIs directly and, with
+// keskey.Seal and keskey.Open (KES v0.24.0's ciphertext format), checks
+// that a ciphertext made by KES opens with the material a store holds, and
+// the other way round. It also reconfigures test KES servers.
 package keskeytest
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,17 +16,10 @@ import (
 	"os"
 	"testing"
 
-	"golang.org/x/crypto/chacha20"
-	"golang.org/x/crypto/chacha20poly1305"
-
+	"github.com/cutover/cutover/internal/kesauth"
+	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/providers"
-)
-
-// KES's ciphertext is sealed || iv (16 bytes) || nonce (12 bytes).
-const (
-	ivSize    = 16
-	nonceSize = 12
 )
 
 // ProveSameKey fails t unless the KES server k uses key as the key name:
@@ -68,6 +56,17 @@ func Encrypt(k *testenv.KESServer, name string, plaintext, context []byte) ([]by
 	return out.Ciphertext, err
 }
 
+// Generate calls POST /v1/key/generate/<name>: a new data key and its
+// ciphertext under the key name.
+func Generate(k *testenv.KESServer, name string, context []byte) (plaintext, ciphertext []byte, err error) {
+	var out struct {
+		Plaintext  []byte `json:"plaintext"`
+		Ciphertext []byte `json:"ciphertext"`
+	}
+	err = call(k, "/v1/key/generate/"+url.PathEscape(name), map[string][]byte{"context": context}, &out)
+	return out.Plaintext, out.Ciphertext, err
+}
+
 // Decrypt calls POST /v1/key/decrypt/<name>.
 func Decrypt(k *testenv.KESServer, name string, ciphertext, context []byte) ([]byte, error) {
 	var out struct {
@@ -96,53 +95,15 @@ func call(k *testenv.KESServer, path string, in, out any) error {
 	return json.Unmarshal(body, out)
 }
 
-// Seal encrypts plaintext the way KES does with key.
+// Seal is keskey.Seal: plaintext sealed with key's material as KES
+// v0.24.0 seals it, for KES's decrypt API to open.
 func Seal(key providers.Key, plaintext, context []byte) ([]byte, error) {
-	r := make([]byte, ivSize+nonceSize)
-	if _, err := rand.Read(r); err != nil {
-		return nil, err
-	}
-	aead, err := newAEAD(key, r[:ivSize])
-	if err != nil {
-		return nil, err
-	}
-	return append(aead.Seal(nil, r[ivSize:], plaintext, context), r...), nil
+	return keskey.Seal(key, plaintext, context)
 }
 
-// Open decrypts a ciphertext KES made with key.
+// Open is keskey.Open: a ciphertext KES made, opened with key's material.
 func Open(key providers.Key, ciphertext, context []byte) ([]byte, error) {
-	if len(ciphertext) < ivSize+nonceSize {
-		return nil, errors.New("ciphertext too short")
-	}
-	n := len(ciphertext) - ivSize - nonceSize
-	iv, nonce := ciphertext[n:n+ivSize], ciphertext[n+ivSize:]
-	aead, err := newAEAD(key, iv)
-	if err != nil {
-		return nil, err
-	}
-	return aead.Open(nil, nonce, ciphertext[:n], context)
-}
-
-// newAEAD derives the per-message AEAD: AES-256-GCM under
-// HMAC-SHA256(key, iv), or ChaCha20-Poly1305 under HChaCha20(key, iv).
-func newAEAD(key providers.Key, iv []byte) (cipher.AEAD, error) {
-	switch key.Algorithm {
-	case "", "AES256":
-		prf := hmac.New(sha256.New, key.Material)
-		prf.Write(iv)
-		block, err := aes.NewCipher(prf.Sum(nil))
-		if err != nil {
-			return nil, err
-		}
-		return cipher.NewGCM(block)
-	case "ChaCha20":
-		k, err := chacha20.HChaCha20(key.Material, iv)
-		if err != nil {
-			return nil, err
-		}
-		return chacha20poly1305.New(k)
-	}
-	return nil, fmt.Errorf("unsupported algorithm %q", key.Algorithm)
+	return keskey.Open(key, ciphertext, context)
 }
 
 // random returns n random bytes.
@@ -174,4 +135,55 @@ func UseKeystore(t testing.TB, k *testenv.KESServer, keystoreYAML string) {
 		t.Fatal(err)
 	}
 	k.Restart(t)
+}
+
+// MinIOPolicy is the policy the MinIO KMS guide gives MinIO's identity on
+// KES: it may create keys, generate data keys and decrypt them, list keys
+// and read the status — but not encrypt, describe, import or delete.
+var MinIOPolicy = []string{
+	"/v1/key/create/*",
+	"/v1/key/generate/*",
+	"/v1/key/decrypt/*",
+	"/v1/key/bulk/decrypt",
+	"/v1/key/list/*",
+	"/v1/status",
+	"/v1/metrics",
+	"/v1/log/audit",
+	"/v1/log/error",
+}
+
+// WithPolicy adds to k's config a policy allowing exactly the API paths
+// allow (KES's glob patterns), assigned to a new identity, restarts k and
+// returns that identity's API key. It can be called once per server, and
+// relies on testenv writing the keystore section last.
+func WithPolicy(t testing.TB, k *testenv.KESServer, allow []string) string {
+	t.Helper()
+	key, err := kesauth.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(k.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("\npolicy:\n")) {
+		t.Fatalf("%s has a policy section already", k.ConfigFile)
+	}
+	i := bytes.Index(b, []byte("\nkeystore:\n"))
+	if i < 0 {
+		t.Fatalf("%s has no keystore section", k.ConfigFile)
+	}
+	var p bytes.Buffer
+	p.WriteString("\npolicy:\n  cutover-test:\n    allow:\n")
+	for _, a := range allow {
+		fmt.Fprintf(&p, "    - %s\n", a)
+	}
+	fmt.Fprintf(&p, "    identities:\n    - %s", key.Identity())
+	cfg := append(append(append([]byte(nil), b[:i]...), p.Bytes()...), b[i:]...)
+	k.Stop()
+	if err := os.WriteFile(k.ConfigFile, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.Restart(t)
+	return key.Text()
 }
