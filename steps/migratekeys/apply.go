@@ -230,11 +230,30 @@ func (s *Step) finish(ctx context.Context, rt steps.Runtime, src providers.KeySt
 	if after != before {
 		return fmt.Errorf("the source changed during the migration: %d keys matched %q before, %d after; halt key creation at the source and run the step again", before, s.pattern, after)
 	}
+	totals, err := journalTotals(rt)
+	if err != nil {
+		return err
+	}
 	rt.SetOutput("count", fmt.Sprint(before))
-	rt.SetOutput("created", fmt.Sprint(p.created.Load()))
-	rt.SetOutput("skipped", fmt.Sprint(p.skipped.Load()))
-	rt.SetOutput("replaced", fmt.Sprint(p.replaced.Load()))
-	rt.SetSummary(fmt.Sprintf("%d keys: %d created, %d identical skipped, %d replaced, %d already done before a resume; every key verified",
-		before, p.created.Load(), p.skipped.Load(), p.replaced.Load(), p.resumed.Load()))
+	rt.SetOutput("created", fmt.Sprint(totals[recCreated]))
+	rt.SetOutput("skipped", fmt.Sprint(totals[recSkipped]))
+	rt.SetOutput("replaced", fmt.Sprint(totals[recReplaced]))
+	rt.SetSummary(fmt.Sprintf("%d keys: %d created, %d identical skipped, %d replaced over every attempt, %d already done before a resume; every key verified",
+		before, totals[recCreated], totals[recSkipped], totals[recReplaced], p.resumed.Load()))
 	return nil
+}
+
+// journalTotals counts the final records of every attempt, streaming the
+// journal (each key has one final record), so the outputs describe the whole
+// step even after retries and resumes.
+func journalTotals(rt steps.Runtime) (map[string]int64, error) {
+	totals := map[string]int64{}
+	err := rt.ReadJournal(journalName, func(line []byte) error {
+		var r record
+		if json.Unmarshal(line, &r) == nil && r.Status != recStart {
+			totals[r.Status]++
+		}
+		return nil
+	})
+	return totals, err
 }

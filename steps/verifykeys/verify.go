@@ -1,8 +1,10 @@
 // Package verifykeys is the `verify_keys` step: prove that a target key store
 // holds every key of a source. It compares the counts for the pattern, then
 // checks each key with the strongest proof the target allows: byte comparison
-// where material can be read, otherwise existence plus an encrypt/decrypt
-// round trip through the target's API. It reports every key that fails, not
+// where material can be read; otherwise the store's proof that it holds the
+// same material (KES: it decrypts a ciphertext sealed under the source's
+// material); an encrypt/decrypt round trip only where neither exists. It
+// reports every key that fails, not
 // only the first. It changes nothing, so it has nothing to compensate.
 package verifykeys
 
