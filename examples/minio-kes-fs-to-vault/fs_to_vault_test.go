@@ -203,8 +203,8 @@ path "%[1]s/metadata/%[2]s" { capabilities = ["list"] }
 	if res.Outcome != engine.RolledBack || !strings.Contains(fmt.Sprint(res.Err), "step "+migrateID) {
 		t.Fatalf("run 1: %s (%v), want rolled back after %s", res.Outcome, res.Err, migrateID)
 	}
-	if got := ex.RollbackActions(res); strings.Join(got, ",") != "1 undo "+migrateID+" done" {
-		t.Errorf("rollback actions %v, want only the copy's undo", got)
+	if got := ex.RollbackActions(res); strings.Join(got, ",") != "1 undo "+migrateID+" done,4 cleanup "+migrateID+" done" {
+		t.Errorf("rollback actions %v, want only the copy's undo and cleanup", got)
 	}
 	st, err := h1.Store.Load()
 	if err != nil || st.Phase != checkpoint.PhaseRolledBack || st.Step(migrateID).Status != checkpoint.StatusFailed ||
