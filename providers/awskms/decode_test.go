@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/awskms"
@@ -19,29 +19,11 @@ import (
 // decode decodes the first kms block of src as a plan load does.
 func decode(t *testing.T, src string, validating bool) (any, hcl.Diagnostics, *secret.Set) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "plan.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "kms", LabelNames: []string{"name"}}}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	b := content.Blocks[0]
-	_, rest, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}}})
-	backend, ok := providers.Lookup(providers.KindKMS, awskms.Type)
-	if !ok {
-		t.Fatal("aws_kms is not registered")
-	}
 	vars := map[string]cty.Value{
 		"secret":  cty.StringVal("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").Mark(hcldecode.SensitiveMark),
 		"unknown": cty.UnknownVal(cty.String),
 	}
-	set := &secret.Set{}
-	dc := &hcldecode.Context{Eval: &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}},
-		Secrets: set, BaseDir: "/plans", Validating: validating}
-	obj, diags := backend.Decode(b.Labels[0], rest, dc)
-	return obj, diags, set
+	return hcltest.Decode(t, providers.KindKMS, src, vars, validating)
 }
 
 func TestDecode(t *testing.T) {
@@ -87,13 +69,7 @@ func TestDecodeDiagnostics(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, diags, _ := decode(t, "kms \"aws\" {\n  type = \"aws_kms\"\n  "+c.body+"\n}", false)
-			if !diags.HasErrors() {
-				t.Fatal("no error")
-			}
-			d := diags[0]
-			if d.Summary != c.summary || d.Subject == nil || d.Subject.Start.Line != c.line {
-				t.Errorf("got %q at %v, want %q on line %d (%s)", d.Summary, d.Subject, c.summary, c.line, d.Detail)
-			}
+			hcltest.WantDiag(t, diags, c.summary, c.line)
 			if strings.Contains(diags.Error(), "wJalr") {
 				t.Errorf("diagnostic leaks the secret key: %s", diags.Error())
 			}

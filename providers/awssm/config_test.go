@@ -6,39 +6,22 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/providers"
 )
 
-// decodeSnippet parses one kms block and decodes it as the plan loader
-// does (type attribute removed).
-func decodeSnippet(t *testing.T, src string, vars map[string]cty.Value) (any, *secret.Set, hcl.Diagnostics) {
+// decodeSnippet decodes the first kms block of src as the plan loader does.
+func decodeSnippet(t *testing.T, src string, vars map[string]cty.Value) (any, hcl.Diagnostics, *secret.Set) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "plan.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "kms", LabelNames: []string{"name"}}}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	b := content.Blocks[0]
-	_, body, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}}})
-	if vars == nil {
-		vars = map[string]cty.Value{}
-	}
-	secrets := &secret.Set{}
-	dc := &hcldecode.Context{Eval: &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}}, Secrets: secrets}
-	obj, diags := Decode(b.Labels[0], body, dc)
-	return obj, secrets, diags
+	return hcltest.Decode(t, providers.KindKMS, src, vars, false)
 }
 
 func TestDecode(t *testing.T) {
-	obj, secrets, diags := decodeSnippet(t, `kms "aws" {
+	obj, diags, secrets := decodeSnippet(t, `kms "aws" {
   type          = "aws_secretsmanager"
   region        = "eu-west-1"
   endpoint      = "http://127.0.0.1:4566"
@@ -86,21 +69,16 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"  region = \"r\"\n  kms_key_id = \"k\"\n", "Unsupported argument", 4},
 	}
 	for _, c := range cases {
-		_, _, diags := decodeSnippet(t, head+c.body+"}", nil)
-		if !diags.HasErrors() {
-			t.Errorf("%q: no error", c.body)
-			continue
-		}
-		d := diags[0]
-		if d.Summary != c.summary || d.Subject == nil || d.Subject.Start.Line != c.line {
-			t.Errorf("%q: got %q at %v, want %q on line %d", c.body, d.Summary, d.Subject, c.summary, c.line)
-		}
+		t.Run(c.summary, func(t *testing.T) {
+			_, diags, _ := decodeSnippet(t, head+c.body+"}", nil)
+			hcltest.WantDiag(t, diags, c.summary, c.line)
+		})
 	}
 }
 
 func TestDecodeSensitiveVariable(t *testing.T) {
 	vars := map[string]cty.Value{"sk": cty.StringVal("marked-secret-key").Mark(hcldecode.SensitiveMark)}
-	_, secrets, diags := decodeSnippet(t, "kms \"x\" {\n  type = \"aws_secretsmanager\"\n  region = \"r\"\n  access_key = \"a\"\n  secret_key = var.sk\n}", vars)
+	_, diags, secrets := decodeSnippet(t, "kms \"x\" {\n  type = \"aws_secretsmanager\"\n  region = \"r\"\n  access_key = \"a\"\n  secret_key = var.sk\n}", vars)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -4,31 +4,17 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/providers"
 )
 
-// decodeSnippet parses one kms block and decodes it as the plan loader
-// does: the type attribute removed, then Decode.
+// decodeSnippet decodes the first kms block of src as the plan loader does.
 func decodeSnippet(t *testing.T, src string, vars map[string]cty.Value, validating bool) (any, hcl.Diagnostics) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "plan.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "kms", LabelNames: []string{"name"}}}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	b := content.Blocks[0]
-	_, body, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}}})
-	dc := &hcldecode.Context{Eval: &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}},
-		Secrets: &secret.Set{}, BaseDir: "/plans", Validating: validating}
-	return Decode(b.Labels[0], body, dc)
+	obj, diags, _ := hcltest.Decode(t, providers.KindKMS, src, vars, validating)
+	return obj, diags
 }
 
 func TestDecode(t *testing.T) {
@@ -59,15 +45,10 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"kms \"x\" {\n  type = \"fs\"\n  path = [\"k\"]\n}", "Incorrect attribute value type", 3},
 	}
 	for _, c := range cases {
-		_, diags := decodeSnippet(t, c.src, nil, false)
-		if !diags.HasErrors() {
-			t.Errorf("%q: no error", c.src)
-			continue
-		}
-		d := diags[0]
-		if d.Summary != c.summary || d.Subject == nil || d.Subject.Start.Line != c.line {
-			t.Errorf("%q: got %q at %v, want %q on line %d", c.src, d.Summary, d.Subject, c.summary, c.line)
-		}
+		t.Run(c.summary, func(t *testing.T) {
+			_, diags := decodeSnippet(t, c.src, nil, false)
+			hcltest.WantDiag(t, diags, c.summary, c.line)
+		})
 	}
 }
 

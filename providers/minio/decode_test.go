@@ -5,10 +5,10 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/providers"
 	cm "github.com/cutover/cutover/providers/minio"
@@ -19,27 +19,11 @@ const testSecret = "minio-secret-KEY-123456"
 // decode decodes the first minio block of src as the plan loader does.
 func decode(t *testing.T, src string, validating bool) (any, hcl.Diagnostics, *secret.Set) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "plan.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "minio", LabelNames: []string{"name"}}}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	backend, ok := providers.Lookup(providers.KindMinIO, "")
-	if !ok {
-		t.Fatal("no minio backend registered")
-	}
 	vars := map[string]cty.Value{
 		"secret":  cty.StringVal(testSecret).Mark(hcldecode.SensitiveMark),
 		"unknown": cty.UnknownVal(cty.String),
 	}
-	set := &secret.Set{}
-	dc := &hcldecode.Context{Eval: &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}},
-		Secrets: set, BaseDir: "/plans", Validating: validating}
-	obj, diags := backend.Decode(content.Blocks[0].Labels[0], content.Blocks[0].Body, dc)
-	return obj, diags, set
+	return hcltest.Decode(t, providers.KindMinIO, src, vars, validating)
 }
 
 func TestDecode(t *testing.T) {
@@ -98,13 +82,7 @@ func TestDecodeDiagnostics(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags, _ := decode(t, "minio \"m\" {\n  "+tc.body+"\n  access_key = \"a\"\n  secret_key = var.secret\n}", false)
-			d := findDiag(diags, tc.summary)
-			if d == nil {
-				t.Fatalf("no %q diagnostic in %v", tc.summary, diags)
-			}
-			if !strings.Contains(d.Detail, tc.detail) || d.Subject == nil || d.Subject.Start.Line != tc.line {
-				t.Errorf("diagnostic = %q at %v, want detail containing %q on line %d", d.Detail, d.Subject, tc.detail, tc.line)
-			}
+			d := hcltest.WantDiagDetail(t, diags, tc.summary, tc.detail, tc.line)
 			if strings.Contains(d.Detail, testSecret) {
 				t.Error("the diagnostic shows the secret key")
 			}
@@ -139,13 +117,4 @@ func TestDecodeUnknownValues(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-}
-
-func findDiag(diags hcl.Diagnostics, summary string) *hcl.Diagnostic {
-	for _, d := range diags {
-		if d.Summary == summary {
-			return d
-		}
-	}
-	return nil
 }

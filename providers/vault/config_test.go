@@ -5,41 +5,24 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/providers"
 )
 
-// decodeSnippet parses one kms block and decodes it as the plan loader
-// does (type attribute removed), with var.* from vars.
-func decodeSnippet(t *testing.T, src string, vars map[string]cty.Value, validating bool) (any, *secret.Set, hcl.Diagnostics) {
+// decodeSnippet decodes the first kms block of src as the plan loader
+// does, with var.* from vars.
+func decodeSnippet(t *testing.T, src string, vars map[string]cty.Value, validating bool) (any, hcl.Diagnostics, *secret.Set) {
 	t.Helper()
-	f, diags := hclsyntax.ParseConfig([]byte(src), "plan.hcl", hcl.InitialPos)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	content, diags := f.Body.Content(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "kms", LabelNames: []string{"name"}}}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	b := content.Blocks[0]
-	_, body, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}}})
-	if vars == nil {
-		vars = map[string]cty.Value{}
-	}
-	secrets := &secret.Set{}
-	dc := &hcldecode.Context{Eval: &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)}},
-		Secrets: secrets, BaseDir: "/plans", Validating: validating}
-	obj, diags := Decode(b.Labels[0], body, dc)
-	return obj, secrets, diags
+	return hcltest.Decode(t, providers.KindKMS, src, vars, validating)
 }
 
 func TestDecodeToken(t *testing.T) {
 	vars := map[string]cty.Value{"t": cty.StringVal("hvs.super-secret-token").Mark(hcldecode.SensitiveMark)}
-	obj, secrets, diags := decodeSnippet(t, `kms "target" {
+	obj, diags, secrets := decodeSnippet(t, `kms "target" {
   type     = "vault"
   endpoint = "https://vault.internal:8200"
   engine   = "secret"
@@ -69,7 +52,7 @@ func TestDecodeToken(t *testing.T) {
 }
 
 func TestDecodeAppRoleDefaults(t *testing.T) {
-	obj, secrets, diags := decodeSnippet(t, `kms "src" {
+	obj, diags, secrets := decodeSnippet(t, `kms "src" {
   type      = "vault"
   endpoint  = "http://127.0.0.1:8200"
   namespace = "ops"
@@ -111,22 +94,16 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"  endpoint = \"http://v\"\n  approle {\n    id = \"i\"\n    secret = \"s\"\n  }\n  approle {\n    id = \"i\"\n    secret = \"s\"\n  }\n", "Duplicate approle block", 8},
 	}
 	for _, c := range cases {
-		src := head + c.body + "}"
-		_, _, diags := decodeSnippet(t, src, nil, false)
-		if !diags.HasErrors() {
-			t.Errorf("%q: no error", c.body)
-			continue
-		}
-		d := diags[0]
-		if d.Summary != c.summary || d.Subject == nil || d.Subject.Start.Line != c.line {
-			t.Errorf("%q: got %q at line %v, want %q on line %d", c.body, d.Summary, d.Subject, c.summary, c.line)
-		}
+		t.Run(c.summary, func(t *testing.T) {
+			_, diags, _ := decodeSnippet(t, head+c.body+"}", nil, false)
+			hcltest.WantDiag(t, diags, c.summary, c.line)
+		})
 	}
 }
 
 func TestDecodeUnknownCredentialsUnderValidate(t *testing.T) {
 	vars := map[string]cty.Value{"t": cty.UnknownVal(cty.String), "v": cty.UnknownVal(cty.String)}
-	_, _, diags := decodeSnippet(t, "kms \"x\" {\n  type = \"vault\"\n  endpoint = \"http://v\"\n  version = var.v\n  token = var.t\n}", vars, true)
+	_, diags, _ := decodeSnippet(t, "kms \"x\" {\n  type = \"vault\"\n  endpoint = \"http://v\"\n  version = var.v\n  token = var.t\n}", vars, true)
 	if diags.HasErrors() {
 		t.Fatalf("unknown inputs under validate are reported: %v", diags)
 	}

@@ -7,49 +7,19 @@ import (
 	"github.com/cutover/cutover/steps/steptest"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
-
+	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/testenv"
-	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers/minio"
 	_ "github.com/cutover/cutover/steps/resume" // resume refers to drains
 )
 
-const header = `cutover "t" {}
-minio "prod" {
-  endpoint   = "http://127.0.0.1:9000"
-  access_key = "admin"
-  secret_key = "secret-secret"
-}
-`
-
-func loadPlan(t *testing.T, src string) (*plan.Plan, hcl.Diagnostics) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "plan.hcl")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return plan.Load(path, plan.Options{Environ: []string{}})
-}
-
-func find(diags hcl.Diagnostics, summary string) *hcl.Diagnostic {
-	for _, d := range diags {
-		if d.Summary == summary {
-			return d
-		}
-	}
-	return nil
-}
-
 func TestDecodeMinIOMode(t *testing.T) {
-	p, diags := loadPlan(t, header+`step "drain" "s3" {
+	p, diags := hcltest.LoadPlan(t, hcltest.MinIOPlanHeader+`step "drain" "s3" {
   minio = minio.prod
 }
 step "resume" "s3" {
@@ -81,14 +51,8 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"undeclared", `minio = minio.nope`, "Reference to undeclared minio", "minio.nope", 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, diags := loadPlan(t, header+"step \"drain\" \"d\" {\n  "+tc.body+"\n}\n")
-			d := find(diags, tc.summary)
-			if d == nil {
-				t.Fatalf("no %q diagnostic in:\n%v", tc.summary, diags)
-			}
-			if !strings.Contains(d.Detail, tc.detail) || d.Subject == nil || d.Subject.Start.Line != tc.line {
-				t.Errorf("diagnostic %q at %v, want detail containing %q on line %d", d.Detail, d.Subject, tc.detail, tc.line)
-			}
+			_, diags := hcltest.LoadPlan(t, hcltest.MinIOPlanHeader+"step \"drain\" \"d\" {\n  "+tc.body+"\n}\n")
+			hcltest.WantDiagDetail(t, diags, tc.summary, tc.detail, tc.line)
 		})
 	}
 }
@@ -111,7 +75,7 @@ func TestHTTPMode(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	p, diags := loadPlan(t, header+`step "drain" "http" {
+	p, diags := hcltest.LoadPlan(t, hcltest.MinIOPlanHeader+`step "drain" "http" {
   pause_url     = "`+srv.URL+`/pause"
   resume_url    = "`+srv.URL+`/resume"
   inflight_url  = "`+srv.URL+`/inflight"

@@ -6,44 +6,16 @@ import (
 	"github.com/cutover/cutover/steps/steptest"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/testenv"
-	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers/minio"
 )
-
-const header = `cutover "t" {}
-minio "prod" {
-  endpoint   = "http://127.0.0.1:9000"
-  access_key = "admin"
-  secret_key = "secret-secret"
-}
-`
-
-func loadPlan(t *testing.T, src string) (*plan.Plan, hcl.Diagnostics) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "plan.hcl")
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return plan.Load(path, plan.Options{Environ: []string{}})
-}
-
-func find(diags hcl.Diagnostics, summary string) *hcl.Diagnostic {
-	for _, d := range diags {
-		if d.Summary == summary {
-			return d
-		}
-	}
-	return nil
-}
 
 func must(t testing.TB, what string, err error) {
 	t.Helper()
@@ -53,7 +25,7 @@ func must(t testing.TB, what string, err error) {
 }
 
 func TestDecodeMinIOMode(t *testing.T) {
-	p, diags := loadPlan(t, header+`step "health_check" "minio" {
+	p, diags := hcltest.LoadPlan(t, hcltest.MinIOPlanHeader+`step "health_check" "minio" {
   minio    = minio.prod
   kms_key  = "my-minio-key"
   interval = "200ms"
@@ -84,14 +56,8 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"bad url", `url = "ftp://x"`, "Invalid health_check", "must start with http:// or https://", 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, diags := loadPlan(t, header+"step \"health_check\" \"h\" {\n  "+tc.body+"\n}\n")
-			d := find(diags, tc.summary)
-			if d == nil {
-				t.Fatalf("no %q diagnostic in:\n%v", tc.summary, diags)
-			}
-			if !strings.Contains(d.Detail, tc.detail) || d.Subject == nil || d.Subject.Start.Line != tc.line {
-				t.Errorf("diagnostic %q at %v, want detail containing %q on line %d", d.Detail, d.Subject, tc.detail, tc.line)
-			}
+			_, diags := hcltest.LoadPlan(t, hcltest.MinIOPlanHeader+"step \"health_check\" \"h\" {\n  "+tc.body+"\n}\n")
+			hcltest.WantDiagDetail(t, diags, tc.summary, tc.detail, tc.line)
 		})
 	}
 }
@@ -108,7 +74,7 @@ func TestURLMode(t *testing.T) {
 		w.Write([]byte(`{"status":"ok"}`))
 	}))
 	defer srv.Close()
-	p, diags := loadPlan(t, header+`step "health_check" "url" {
+	p, diags := hcltest.LoadPlan(t, hcltest.MinIOPlanHeader+`step "health_check" "url" {
   url           = "`+srv.URL+`/health"
   body_contains = "ok"
   interval      = "10ms"
