@@ -214,21 +214,11 @@ func (s *Server) complete(j *job) error {
 // getWork answers an item's decrypted payload.
 func (s *Server) getWork(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	j, inflight := s.inflight[id]
-	f, failed := s.failed[id]
-	s.mu.Unlock()
-	switch {
-	case inflight:
-		writeError(w, http.StatusNotFound, "item %s is still in flight (accepted %s, not stored yet)", j.id, j.created.UTC().Format(time.RFC3339))
-		return
-	case failed:
-		writeError(w, http.StatusInternalServerError, "item %s failed and was not stored: %v", f.id, f.err)
-		return
-	}
+	// The store first: a job writes its item, then leaves the in-flight set,
+	// so an item can briefly be both; stored wins.
 	it, err := s.store.Get(id)
 	if errors.Is(err, ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no item %q", id)
+		s.notStored(w, id)
 		return
 	}
 	if err != nil {
@@ -278,6 +268,23 @@ type ItemInfo struct {
 	Error    string    `json:"error,omitempty"`
 }
 
+// notStored answers for an item that is not in the store: in flight,
+// failed, or unknown.
+func (s *Server) notStored(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	j, inflight := s.inflight[id]
+	f, failed := s.failed[id]
+	s.mu.Unlock()
+	switch {
+	case inflight:
+		writeError(w, http.StatusNotFound, "item %s is still in flight (accepted %s, not stored yet)", j.id, j.created.UTC().Format(time.RFC3339))
+	case failed:
+		writeError(w, http.StatusInternalServerError, "item %s failed and was not stored: %v", f.id, f.err)
+	default:
+		writeError(w, http.StatusNotFound, "no item %q", id)
+	}
+}
+
 // listWork lists every item: stored, in flight and failed; ?provider=AWS
 // keeps the items written under that KMS provider.
 func (s *Server) listWork(w http.ResponseWriter, r *http.Request) {
@@ -287,11 +294,16 @@ func (s *Server) listWork(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := make([]ItemInfo, 0, len(stored))
+	seen := map[string]bool{}
 	for _, it := range stored {
 		list = append(list, ItemInfo{ID: it.ID, Provider: it.Provider, State: "stored", Created: it.Created})
+		seen[it.ID] = true
 	}
 	s.mu.Lock()
 	for _, j := range s.inflight {
+		if seen[j.id] {
+			continue // stored a moment ago, not yet out of the in-flight set
+		}
 		list = append(list, ItemInfo{ID: j.id, Provider: s.kms.Provider(), State: "inflight", Created: j.created.UTC()})
 	}
 	for _, j := range s.failed {
