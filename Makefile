@@ -37,5 +37,8 @@ fuzz:
 demo:
 	bash scripts/demo.sh
 
+bench:
+	go run ./bench $(BENCHFLAGS)
+
 clean:
 	rm -rf $(BIN)/cutover
