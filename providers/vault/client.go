@@ -20,7 +20,11 @@ import (
 // from the block only). It does not contact the server.
 func newClient(c *Config) (*vaultapi.Client, error) {
 	hc := cleanhttp.DefaultPooledClient()
-	hc.Transport.(*http.Transport).TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	tr := hc.Transport.(*http.Transport)
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	// Keep a connection per concurrent worker: the pooled default of a few
+	// idle connections made 16 workers re-dial (and re-handshake) constantly.
+	tr.MaxIdleConnsPerHost = 256
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	cfg := &vaultapi.Config{Address: c.Endpoint, HttpClient: hc, Timeout: 60 * time.Second, MaxRetries: 2}
 	if err := configureCA(cfg, c.CAFile); err != nil {
