@@ -15,6 +15,12 @@ import (
 // sets no timeout: the restarted service has that long to come up.
 const reassertTimeout = 2 * time.Minute
 
+// reassertInterval is the pause between attempts to re-apply a drain while
+// the restarted service comes up. It is short because the service may
+// serve traffic from the moment it is up until the drain is back (MinIO
+// starts unfrozen): that window lasts at most about this long.
+const reassertInterval = 25 * time.Millisecond
+
 // drainReleaser is implemented by resume steps: the drain they release.
 type drainReleaser interface{ DrainID() string }
 
@@ -38,8 +44,8 @@ func (e *execution) reassertDrains(ctx context.Context, after *plan.Step, rollin
 		apply := func(ctx context.Context) error {
 			return protect(func() error { return d.Impl.Apply(ctx, e.runtime(d, rollingBack)) })
 		}
-		if err := steps.Retry(ctx, time.Now().Add(limit), 200*time.Millisecond, apply); err != nil {
-			return fmt.Errorf("re-apply drain %s after %s: %w", d.ID, after.ID, err)
+		if err := steps.Retry(ctx, time.Now().Add(limit), reassertInterval, apply); err != nil {
+			return fmt.Errorf("re-apply drain %s after %s: is the service running? it did not accept the drain within %s: %w", d.ID, after.ID, limit, err)
 		}
 	}
 	return nil

@@ -60,14 +60,35 @@ func (c *Config) service(ctx context.Context, action madmin.ServiceAction) error
 // probeBucket is the bucket whose HEAD probes a freeze; it need not exist.
 const probeBucket = "cutover-freeze-probe"
 
-// FrozenWait is how long Frozen waits for an answer before it calls the
-// server frozen: far longer than an unauthenticated HEAD takes.
+// FrozenWait bounds Frozen when MinIO answers neither of its probes (a
+// server that does not honour FreezeBypassHeader holds both): after it,
+// the server is called frozen. A server that honours the header is judged
+// far sooner, by the control probe (see Frozen).
 const FrozenWait = time.Second
 
-// Frozen reports whether S3 requests are held: it sends an anonymous HEAD
-// of a bucket (which need not exist) and calls the server frozen when no
-// answer comes within wait. Any answer, even an error status, means not
-// frozen. The error is set when the server cannot be reached at all.
+// probeMargin is the least time Frozen gives the held probe after the
+// control probe was answered; the margin is otherwise 4 control round trips.
+const probeMargin = 50 * time.Millisecond
+
+// probeAnswer is the outcome of one probe request.
+type probeAnswer struct {
+	control bool
+	err     error
+}
+
+// Frozen reports whether S3 requests are held now. It sends two anonymous
+// HEADs of a bucket that need not exist, at the same time: a probe, and a
+// control probe carrying FreezeBypassHeader, which MinIO serves through a
+// freeze. Both pass the same handlers but for the freeze check, so they
+// are answered about together on a server that is not frozen, however
+// loaded it is:
+//
+//   - the probe is answered, even with an error status: not frozen;
+//   - the control is answered and the probe is not within max(4 times the
+//     control's round trip, probeMargin) more: frozen;
+//   - neither is answered within wait: frozen (a server without the bypass).
+//
+// The error is set when MinIO cannot be reached, or when ctx ends.
 func (c *Config) Frozen(ctx context.Context, wait time.Duration) (bool, error) {
 	cs, err := c.clients()
 	if err != nil {
@@ -75,36 +96,79 @@ func (c *Config) Frozen(ctx context.Context, wait time.Duration) (bool, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	req, err := http.NewRequestWithContext(pctx, http.MethodHead, cs.base.JoinPath(probeBucket).String(), nil)
-	if err != nil {
-		return false, err
+	answers := make(chan probeAnswer, 2)
+	start := time.Now()
+	for _, control := range []bool{false, true} {
+		go func() { answers <- probeAnswer{control: control, err: cs.probe(pctx, control)} }()
 	}
-	resp, err := cs.http.Do(req)
-	if err == nil {
-		resp.Body.Close()
-		return false, nil
+	var margin <-chan time.Time
+	for {
+		select {
+		case a := <-answers:
+			switch {
+			case ctx.Err() != nil:
+				return false, ctx.Err()
+			case a.err != nil && pctx.Err() == nil:
+				return false, fmt.Errorf("%s unreachable: %w", c.Describe(), a.err)
+			case a.err != nil: // wait is over: the other answer decides
+			case !a.control:
+				return false, nil
+			default:
+				margin = time.After(max(4*time.Since(start), probeMargin))
+			}
+		case <-margin:
+			return true, nil
+		case <-pctx.Done():
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return true, nil
+		}
 	}
-	if errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		return true, nil
-	}
-	return false, fmt.Errorf("%s unreachable: %w", c.Describe(), err)
 }
 
-// ConfirmFrozen waits, up to a few seconds, until Frozen says the server
-// holds S3 requests; ErrNotFrozen if it never does.
+// probe sends one anonymous HEAD of probeBucket, with FreezeBypassHeader
+// when control, and returns once any answer arrives.
+func (cs *conns) probe(ctx context.Context, control bool) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, cs.base.JoinPath(probeBucket).String(), nil)
+	if err != nil {
+		return err
+	}
+	if control {
+		req.Header.Set(FreezeBypassHeader, "cutover-control")
+	}
+	resp, err := cs.http.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// confirmWithin bounds ConfirmFrozen; confirmInterval is its pause between
+// probes (MinIO applies a freeze microseconds after it answers the call).
+const (
+	confirmWithin   = 5 * time.Second
+	confirmInterval = 10 * time.Millisecond
+)
+
+// ConfirmFrozen probes (see Frozen) until the server holds S3 requests;
+// ErrNotFrozen if a probe is still answered after confirmWithin.
 func (c *Config) ConfirmFrozen(ctx context.Context) error {
-	for range 5 {
+	deadline := time.Now().Add(confirmWithin)
+	for {
 		frozen, err := c.Frozen(ctx, FrozenWait)
 		if err != nil || frozen {
 			return err
 		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w: a probe request was still answered %s after the freeze", c.Describe(), ErrNotFrozen, confirmWithin)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(confirmInterval):
 		}
 	}
-	return fmt.Errorf("%s: %w: a probe request was still answered after the freeze", c.Describe(), ErrNotFrozen)
 }
 
 // maxUnfreezes bounds Thaw's unfreezes.
