@@ -32,6 +32,10 @@ const (
 	headerSSEKMSKeyID   = "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"
 	errCodeNoSuchKey    = "NoSuchKey"
 	errCodeNoSuchBucket = "NoSuchBucket"
+	// errCodeInvalidRequest is the code of MinIO's ErrSSEEncryptedObject
+	// (status 400), its answer to a GET of an SSE-C object without the
+	// customer key; other bad requests share it.
+	errCodeInvalidRequest = "InvalidRequest"
 )
 
 // object is a listed object to read.
@@ -93,9 +97,10 @@ func (r *run) list(ctx context.Context, fn func(object) error) error {
 }
 
 // listBucket lists one bucket and returns the last key it listed, with the
-// listing's error.
+// listing's error. Only a sample needs the metadata listing (see the
+// package doc); reading every object, the plain listing is cheaper.
 func (r *run) listBucket(ctx context.Context, bucket string, fn func(object) error) (string, error) {
-	opts := miniogo.ListObjectsOptions{Prefix: r.s.Prefix, Recursive: true, WithMetadata: true}
+	opts := miniogo.ListObjectsOptions{Prefix: r.s.Prefix, Recursive: true, WithMetadata: r.s.Sample > 0}
 	minio.PassFreeze(&opts)
 	last := ""
 	for info := range r.core.Client.ListObjects(ctx, bucket, opts) {
@@ -119,7 +124,8 @@ func (r *run) listBucket(ctx context.Context, bucket string, fn func(object) err
 // read GETs the first bytes of o (a ranged GET: MinIO must unseal the
 // object key through the KMS and decrypt the first package) and returns
 // the object's class, from its response headers when the listing did not
-// say.
+// say. A classUnknown object MinIO refuses to serve because it is SSE-C
+// (confirmed by isSSEC) is classSSEC, not a failure.
 func (r *run) read(ctx context.Context, o object, buf []byte) (class, error) {
 	n := min(int64(len(buf)), o.Size)
 	opts := miniogo.GetObjectOptions{}
@@ -136,6 +142,9 @@ func (r *run) read(ctx context.Context, o object, buf []byte) (class, error) {
 		return classGone, nil
 	}
 	if err != nil {
+		if o.class == classUnknown && sseCRefusal(err) && r.isSSEC(rctx, o) {
+			return classSSEC, nil
+		}
 		return o.class, errors.New(reason(err))
 	}
 	defer body.Close()
@@ -146,6 +155,28 @@ func (r *run) read(ctx context.Context, o object, buf []byte) (class, error) {
 		return classOfResponse(hdr), nil
 	}
 	return o.class, nil
+}
+
+// sseCRefusal reports whether err may be MinIO's refusal to serve an
+// SSE-C object without its customer key (ErrSSEEncryptedObject: status
+// 400, code InvalidRequest). Other bad requests share that status and
+// code, so only isSSEC can confirm it.
+func sseCRefusal(err error) bool {
+	resp := miniogo.ToErrorResponse(err)
+	return resp.StatusCode == http.StatusBadRequest && resp.Code == errCodeInvalidRequest
+}
+
+// isSSEC looks o up in a metadata listing (with the freeze bypass) and
+// reports whether the listing classifies it as SSE-C. Its key sorts
+// first among the keys it prefixes, so the first entry is the object if
+// it still exists. A failed lookup, or another first entry, says no.
+func (r *run) isSSEC(ctx context.Context, o object) bool {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := miniogo.ListObjectsOptions{Prefix: o.Key, Recursive: true, WithMetadata: true, MaxKeys: 1}
+	minio.PassFreeze(&opts)
+	info, ok := <-r.core.Client.ListObjects(ctx, o.Bucket, opts)
+	return ok && info.Err == nil && info.Key == o.Key && classify(info) == classSSEC
 }
 
 // classOfResponse classifies an object by the headers of a GET.

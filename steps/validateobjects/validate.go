@@ -13,16 +13,28 @@
 //	  concurrency = 16      # reads at once
 //	}
 //
-// Which objects count. Objects are listed (latest versions, every page,
-// with MinIO's metadata extension) and classified:
+// Which objects count. Objects are listed (latest versions, every page)
+// and classified:
 //
 //   - encrypted by the KMS (SSE-S3 or SSE-KMS), with at least one byte:
 //     these are read and counted as checked, and failed when the read fails;
 //   - unencrypted, SSE-C (the client holds that key, not the KMS) and empty
 //     objects (MinIO decrypts nothing to serve zero bytes, so reading one
 //     proves nothing) are skipped and counted by reason;
-//   - when the listing carries no metadata (not MinIO), the object is read
-//     and classified by the GET's response headers.
+//   - when the listing carries no metadata, the object is read and
+//     classified by the GET's response headers.
+//
+// How objects are listed. A sample is drawn from a listing with MinIO's
+// metadata extension, so that it holds encrypted objects only. With
+// sample = 0 the listing is plain, without metadata (MinIO spends far less
+// CPU on it): empty objects are still skipped by their size (an empty
+// unencrypted object counts as empty there, as unencrypted in a sample's
+// listing), every other object is read and classified by the GET's response
+// headers, so unencrypted objects cost a read too. MinIO refuses a GET of an
+// SSE-C object without its key (status 400, code InvalidRequest, shared with
+// other bad requests); such a refusal is confirmed by looking that one
+// object up with the metadata extension, and the object is skipped as SSE-C
+// if the lookup says so, or failed with the GET's error if not.
 //
 // Sampling. With sample = N > 0, N encrypted objects are chosen uniformly
 // over the whole listing (reservoir sampling with a fixed seed: the same

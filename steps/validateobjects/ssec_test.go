@@ -1,0 +1,193 @@
+package validateobjects
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	miniogo "github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
+
+	"github.com/cutover/cutover/steps/steptest"
+)
+
+// putSSEC uploads n small SSE-C objects named by format and 0..n-1, each
+// under its own random customer key. MinIO refuses SSE-C request headers
+// over plain HTTP, and testenv starts MinIO without TLS (its readiness
+// probe speaks http only); but MinIO takes SSE-C as the form fields of a
+// browser POST upload, which its TLS check does not look at, so these are
+// real SSE-C objects on a real MinIO.
+func (s *server) putSSEC(t testing.TB, bucket, format string, n int) {
+	t.Helper()
+	for i := range n {
+		name := fmt.Sprintf(format, i)
+		sse, err := encrypt.NewSSEC(randomKey(t))
+		must(t, "sse-c key", err)
+		s.postObject(t, bucket, name, sse)
+	}
+}
+
+// postObject uploads a small object with a presigned POST policy whose
+// conditions carry the headers of sse as form fields.
+func (s *server) postObject(t testing.TB, bucket, name string, sse encrypt.ServerSide) {
+	t.Helper()
+	p := miniogo.NewPostPolicy()
+	must(t, "policy bucket", p.SetBucket(bucket))
+	must(t, "policy key", p.SetKey(name))
+	must(t, "policy expiry", p.SetExpires(time.Now().Add(time.Hour)))
+	h := http.Header{}
+	sse.Marshal(h)
+	for k := range h {
+		must(t, "policy "+k, p.SetUserData(strings.TrimPrefix(strings.ToLower(k), "x-amz-"), h.Get(k)))
+	}
+	u, fields, err := s.s3.PresignedPostPolicy(context.Background(), p)
+	must(t, "presign", err)
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range fields {
+		must(t, "form", w.WriteField(k, v))
+	}
+	f, err := w.CreateFormFile("file", name)
+	must(t, "form file", err)
+	_, _ = f.Write([]byte(strings.Repeat(name+"\n", 3)))
+	must(t, "form", w.Close())
+	resp, err := http.Post(u.String(), w.FormDataContentType(), &body)
+	must(t, "post "+name, err)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("post %s/%s: %s\n%s", bucket, name, resp.Status, msg)
+	}
+}
+
+// mixedBucket fills bucket "mixed" (no default encryption) with
+// encrypted, unencrypted, empty and SSE-C objects, and returns how many
+// are encrypted (SSE-S3 or SSE-KMS, non-empty).
+func mixedBucket(t *testing.T) (*server, int64) {
+	s := startMinIO(t, randomKey(t))
+	s.bucket(t, "mixed", false)
+	s.put(t, "mixed", "s3-%03d", 40, true)
+	s.putKMS(t, "mixed", "kms-%02d", 10)
+	s.put(t, "mixed", "plain-%02d", 15, false)
+	for i, sse := range []encrypt.ServerSide{nil, nil, nil, encrypt.NewSSE(), encrypt.NewSSE()} {
+		_, err := s.s3.PutObject(context.Background(), "mixed", fmt.Sprintf("empty-%d", i), strings.NewReader(""), 0,
+			miniogo.PutObjectOptions{ServerSideEncryption: sse})
+		must(t, "put empty", err)
+	}
+	// c-1 is a prefix of c-10 and c-11: the lookup must take the exact key.
+	s.putSSEC(t, "mixed", "c-%d", 12)
+	return s, 50
+}
+
+// The skip details of a run over the mixed bucket. A plain listing can
+// only count the empty objects as empty; the metadata listing of a
+// sample counts the three unencrypted ones as unencrypted.
+const (
+	everySkips  = "skipped 32 (15 unencrypted, 12 SSE-C, 5 empty)"
+	sampleSkips = "skipped 32 (18 unencrypted, 12 SSE-C, 2 empty)"
+)
+
+// Reading every object (sample = 0) lists without metadata: every
+// non-empty object is read and classified by its GET, MinIO's refusal to
+// serve an SSE-C object without its key is confirmed by a lookup and
+// skipped, not failed; the same holds while a freeze holds clients.
+func TestEveryObjectMixedBucket(t *testing.T) {
+	s, encrypted := mixedBucket(t)
+	reads := countReads(t, 0)
+	step := s.step(0, 8, "mixed")
+	rt := steptest.NewRuntime("validate_objects.test")
+	must(t, "validate the mixed bucket", step.Apply(context.Background(), rt))
+	checkOutputs(t, rt, int(encrypted), 0, 32)
+	if !strings.Contains(rt.Summary, "all readable; "+everySkips) {
+		t.Errorf("summary = %q", rt.Summary)
+	}
+	if reads.Load() != encrypted+15+12 {
+		t.Errorf("reads = %d, want %d: every non-empty object (the listing is plain)", reads.Load(), encrypted+15+12)
+	}
+	if text := rt.Text(); strings.Contains(text, "unreadable") {
+		t.Errorf("the step's log names failures:\n%.500s", text)
+	}
+
+	ctx := context.Background()
+	must(t, "freeze", s.cfg.Freeze(ctx))
+	must(t, "frozen", s.cfg.ConfirmFrozen(ctx))
+	defer s.cfg.Thaw(ctx)
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rt = steptest.NewRuntime("validate_objects.test")
+	must(t, "validate the mixed bucket while frozen", step.Apply(tctx, rt))
+	checkOutputs(t, rt, int(encrypted), 0, 32)
+}
+
+// A sample is drawn from the metadata listing: it holds encrypted
+// objects only, and the others are skipped by the listing, unread.
+func TestSampleMixedBucket(t *testing.T) {
+	s, encrypted := mixedBucket(t)
+	reads := countReads(t, 0)
+	step := s.step(20, 8, "mixed")
+	rt := steptest.NewRuntime("validate_objects.test")
+	must(t, "validate a sample of the mixed bucket", step.Apply(context.Background(), rt))
+	checkOutputs(t, rt, 20, 0, 32)
+	res := step.last.res
+	if reads.Load() != 20 || res.seen != encrypted || len(res.items) != 20 {
+		t.Errorf("reads = %d, sample of %d drawn from %d; want 20 drawn from the %d encrypted objects", reads.Load(), len(res.items), res.seen, encrypted)
+	}
+	for _, o := range res.items {
+		if o.class != classEncrypted || !(strings.HasPrefix(o.Key, "s3-") || strings.HasPrefix(o.Key, "kms-")) {
+			t.Errorf("sampled %s (class %d), not an encrypted object", o.Key, o.class)
+		}
+	}
+	if !strings.Contains(rt.Summary, sampleSkips) {
+		t.Errorf("summary = %q", rt.Summary)
+	}
+
+	reads.Store(0)
+	rt = steptest.NewRuntime("validate_objects.test")
+	must(t, "validate a sample larger than the mixed bucket", s.step(1000, 8, "mixed").Apply(context.Background(), rt))
+	checkOutputs(t, rt, int(encrypted), 0, 32)
+	if reads.Load() != encrypted {
+		t.Errorf("reads = %d, want the %d encrypted objects only", reads.Load(), encrypted)
+	}
+}
+
+// The fallback on its own, against the real server: the GET of an SSE-C
+// object without its key is a refusal the lookup confirms, for the exact
+// key only; the lookup says no for other objects, and for a key that is
+// only a prefix of SSE-C objects.
+func TestSSECRefusalConfirmed(t *testing.T) {
+	s, _ := mixedBucket(t)
+	r, err := s.step(0, 1, "mixed").newRun(context.Background(), steptest.NewRuntime("validate_objects.test"))
+	must(t, "run", err)
+	ctx := context.Background()
+	_, _, _, err = r.core.GetObject(ctx, "mixed", "c-1", miniogo.GetObjectOptions{})
+	if resp := miniogo.ToErrorResponse(err); !sseCRefusal(err) || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("GET of an SSE-C object without its key = %v (status %d, code %q), want an SSE-C refusal", err, resp.StatusCode, resp.Code)
+	}
+	for key, want := range map[string]bool{"c-1": true, "c-11": true, "c-": false, "s3-001": false, "kms-01": false, "plain-01": false, "nope": false} {
+		if got := r.isSSEC(ctx, object{Bucket: "mixed", Key: key}); got != want {
+			t.Errorf("isSSEC(%s) = %v, want %v", key, got, want)
+		}
+	}
+	for _, err := range []error{
+		miniogo.ErrorResponse{StatusCode: http.StatusNotFound, Code: errCodeNoSuchKey},
+		miniogo.ErrorResponse{StatusCode: http.StatusBadRequest, Code: "InvalidArgument"},
+		miniogo.ErrorResponse{StatusCode: http.StatusForbidden, Code: errCodeInvalidRequest},
+		io.ErrUnexpectedEOF,
+	} {
+		if sseCRefusal(err) {
+			t.Errorf("sseCRefusal(%v) = true", err)
+		}
+	}
+	buf := make([]byte, DefaultBytes)
+	for key, want := range map[string]class{"c-5": classSSEC, "s3-002": classEncrypted, "plain-02": classUnencrypted} {
+		if c, err := r.read(ctx, object{Bucket: "mixed", Key: key, Size: 1, class: classUnknown}, buf); err != nil || c != want {
+			t.Errorf("read(%s) = %d, %v; want class %d", key, c, err, want)
+		}
+	}
+}
