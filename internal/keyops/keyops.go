@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"sort"
 	"strings"
 	"sync"
@@ -96,21 +97,42 @@ func algorithm(k providers.Key) string {
 // ForEach calls fn for every key of s matching pattern, with at most workers
 // calls at once, while names stream from the store. It stops at the first
 // error unless keepGoing, in which case it visits every key and returns a
-// *KeyErrors naming the keys that failed.
+// *KeyErrors naming the keys that failed. A listing error is returned as
+// "list <store>: ...".
 func ForEach(ctx context.Context, s providers.KeyStore, pattern string, workers int, keepGoing bool, fn func(ctx context.Context, name string) error) error {
+	return ForEachName(ctx, Listing(ctx, s, pattern), workers, keepGoing, fn)
+}
+
+// Listing is s.List(ctx, pattern) with its error wrapped as "list <store>: ...".
+func Listing(ctx context.Context, s providers.KeyStore, pattern string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		for name, err := range s.List(ctx, pattern) {
+			if err != nil {
+				yield("", fmt.Errorf("list %s: %w", s.Name(), err))
+				return
+			}
+			if !yield(name, nil) {
+				return
+			}
+		}
+	}
+}
+
+// ForEachName is ForEach over the names a sequence yields; an error from
+// the sequence ends the walk and is returned as is (unless a key failed
+// first and ended it).
+func ForEachName(ctx context.Context, names iter.Seq2[string, error], workers int, keepGoing bool, fn func(ctx context.Context, name string) error) error {
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	names := make(chan string, workers*2)
+	ch := make(chan string, workers*2)
 	failures := &KeyErrors{}
 	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for name := range names {
+	for range workers {
+		wg.Go(func() {
+			for name := range ch {
 				if err := fn(ctx, name); err != nil {
 					failures.add(name, err)
 					if !keepGoing {
@@ -118,9 +140,9 @@ func ForEach(ctx context.Context, s providers.KeyStore, pattern string, workers 
 					}
 				}
 			}
-		}()
+		})
 	}
-	listErr := feed(ctx, s, pattern, names)
+	listErr := feed(ctx, names, ch)
 	wg.Wait()
 	if listErr != nil && ctx.Err() == nil {
 		return listErr
@@ -134,11 +156,12 @@ func ForEach(ctx context.Context, s providers.KeyStore, pattern string, workers 
 	return listErr
 }
 
-func feed(ctx context.Context, s providers.KeyStore, pattern string, out chan<- string) error {
+// feed sends the names to out until they end, one errs or ctx ends.
+func feed(ctx context.Context, names iter.Seq2[string, error], out chan<- string) error {
 	defer close(out)
-	for name, err := range s.List(ctx, pattern) {
+	for name, err := range names {
 		if err != nil {
-			return fmt.Errorf("list %s: %w", s.Name(), err)
+			return err
 		}
 		select {
 		case out <- name:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"sync/atomic"
 
 	"github.com/cutover/cutover/checkpoint"
@@ -106,14 +107,12 @@ func (s *Step) copyAll(ctx context.Context, rt steps.Runtime, src, dst providers
 	}
 	defer j.Close()
 	g := checkpoint.NewGroupJournal(j)
-	err = keyops.ForEach(ctx, src, s.pattern, s.concurrency, false, func(ctx context.Context, name string) error {
+	names := journalIntents(keyops.Listing(ctx, src, s.pattern), g, js.done)
+	err = keyops.ForEachName(ctx, names, s.concurrency, false, func(ctx context.Context, name string) error {
 		defer rt.Progress(steps.Progress{Done: p.done.Add(1), Total: p.total.Load(), Unit: "keys"})
 		if _, ok := js.done[name]; ok {
 			p.resumed.Add(1)
 			return nil
-		}
-		if err := g.AppendDurable(record{name, recStart}); err != nil {
-			return err
 		}
 		status, err := s.copyOne(ctx, src, dst, name, js.inflight[name])
 		if err != nil {
@@ -132,6 +131,52 @@ func (s *Step) copyAll(ctx context.Context, rt steps.Runtime, src, dst providers
 		err = serr
 	}
 	return err
+}
+
+// intentBatch is how many keys' start records one fsync makes durable.
+const intentBatch = 64
+
+// journalIntents passes names on in batches of intentBatch, after
+// journaling a start record for each name not done yet and making the
+// batch durable: no key is written before its start is on disk, for one
+// fsync per batch rather than one per few keys. A crash leaves at most a
+// batch and the workers' queue journaled as started and not written;
+// resuming re-checks them at the target (see copyOne).
+func journalIntents(names iter.Seq2[string, error], g *checkpoint.GroupJournal, done map[string]string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		batch := make([]string, 0, intentBatch)
+		release := func() bool {
+			if err := g.Sync(); err != nil {
+				yield("", err)
+				return false
+			}
+			for _, name := range batch {
+				if !yield(name, nil) {
+					return false
+				}
+			}
+			batch = batch[:0]
+			return true
+		}
+		for name, err := range names {
+			if err != nil {
+				if release() {
+					yield("", err)
+				}
+				return
+			}
+			if _, ok := done[name]; !ok {
+				if err := g.Append(record{name, recStart}); err != nil {
+					yield("", err)
+					return
+				}
+			}
+			if batch = append(batch, name); len(batch) == intentBatch && !release() {
+				return
+			}
+		}
+		release()
+	}
 }
 
 func (p *progress) count(status string) {

@@ -23,8 +23,10 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 // asks for it (delete_created_on_rollback), in the rollback's last phase:
 // the service is already back on its old KMS, so an unreachable target only
 // delays the cleanup. Keys that were already there, skipped or replaced are
-// never deleted. Deleted keys are journaled, so a repeated Cleanup does not
-// try again.
+// never deleted, nor are keys an interrupted run journaled as being
+// written and never finished (whose they are cannot be told): those are
+// named in the step's log. Deleted keys are journaled, so a repeated
+// Cleanup does not try again.
 func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	if !s.deleteOnRB {
 		rt.SetSummary("copied keys left in place (delete_created_on_rollback = false)")
@@ -56,7 +58,14 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 		}
 		deleted++
 	}
-	rt.SetSummary(fmt.Sprintf("deleted %d keys this run created at the target", deleted))
+	summary := fmt.Sprintf("deleted %d keys this run created at the target", deleted)
+	if n := len(js.inflight); n > 0 {
+		for name := range js.inflight {
+			rt.Logf("left in place: %s was journaled as being written when a run stopped; it may be this run's or may have been there before", name)
+		}
+		summary += fmt.Sprintf("; %d key(s) an interrupted run was writing left in place (see the step's log)", n)
+	}
+	rt.SetSummary(summary)
 	return nil
 }
 
