@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/cutover/cutover/internal/testenv"
@@ -28,6 +27,9 @@ import (
 // Section 1: key migration Vault KV v2 -> Vault KV v2 in KES's layout, on
 // one Vault dev server: the source prefix "src" holds N KES-format values;
 // each contender copies them to a fresh prefix of the same kv2/ mount.
+// The section runs twice: on integrated storage (raft on disk, as
+// production Vaults run; every write is an fsync'd raft commit) and on the
+// dev server's memory (where a write costs about what a read does).
 
 const migrateMount = "kv2"
 
@@ -43,16 +45,33 @@ type migrateResult struct {
 	extra    map[string]Float
 }
 
+// vaultStorage is one Vault storage the section runs on.
+type vaultStorage struct {
+	name string // "raft", "inmem": in metric names and directories
+	raft bool
+}
+
+var migrateStorages = []vaultStorage{{"raft", true}, {"inmem", false}}
+
 func (b *bench) runMigrate(ctx context.Context) error {
+	for _, st := range migrateStorages {
+		if err := b.runMigrateOn(ctx, st); err != nil {
+			return fmt.Errorf("%s storage: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+func (b *bench) runMigrateOn(ctx context.Context, st vaultStorage) error {
 	n, conc := b.sizes.Keys, b.sizes.Concurrency
-	dir, err := b.dir("migrate")
+	dir, err := b.dir("migrate-" + st.name)
 	if err != nil {
 		return err
 	}
 	var srv servers
 	defer srv.stopAll()
-	b.logf("migrate: starting vault")
-	v, err := testenv.StartVault(mkdir(dir, "vault"))
+	b.logf("migrate: starting vault (%s storage)", st.name)
+	v, err := testenv.StartVaultWith(mkdir(dir, "vault"), testenv.VaultOptions{Raft: st.raft})
 	if err != nil {
 		return err
 	}
@@ -93,11 +112,7 @@ func (b *bench) runMigrate(ctx context.Context) error {
 		b.logf("migrate: %s: %d copied in %s (%s)", name, r.copied, r.wall.Round(time.Millisecond), r.reported)
 		return nil
 	}
-	var smallDials, pooledDials atomic.Int64
-	small, err := cleanhttpVaultClient(v.Addr, v.Token, &smallDials)
-	if err != nil {
-		return err
-	}
+	var pooledDials atomic.Int64
 	pooled, err := countingVaultClient(v.Addr, v.Token, conc, &pooledDials)
 	if err != nil {
 		return err
@@ -115,12 +130,9 @@ func (b *bench) runMigrate(ctx context.Context) error {
 	// Every contender but kes migrate runs once per round, interleaved,
 	// each on a fresh prefix; the best round of each is reported, so the
 	// mount's growth and Vault's own pauses weigh on all of them alike.
-	// The diagnostics do migrate_keys' request pattern (read the source,
-	// create, read back) without journal or engine, once with a pool
-	// sized for the workers and once with the HTTP client cutover's vault
-	// store uses (go-cleanhttp's pooled client: GOMAXPROCS+1 idle
-	// connections per host): what the pattern costs, apart from what the
-	// implementation adds.
+	// The diagnostic does migrate_keys' request pattern (read the source,
+	// create, read back) without journal or engine: what the pattern
+	// costs, apart from what the implementation adds.
 	for round := 1; round <= b.sizes.Rounds; round++ {
 		sfx := fmt.Sprintf("-%d", round)
 		for _, c := range []struct {
@@ -132,14 +144,13 @@ func (b *bench) runMigrate(ctx context.Context) error {
 				return b.cutoverMigrate(ctx, dir, v, "dst-cutover"+sfx, n, conc, round)
 			}},
 			{"copy-pooled", dialsOf(&pooledDials, func() (*migrateResult, error) { return rawCopy(ctx, pooled, "diag-pooled"+sfx, n, conc) })},
-			{"copy-cleanhttp", dialsOf(&smallDials, func() (*migrateResult, error) { return rawCopy(ctx, small, "diag-cleanhttp"+sfx, n, conc) })},
 		} {
 			// with -cpuprofile: Vault's CPU profile over most of the
 			// contender's first round
 			wait := func() {}
 			if secs := map[string]float64{"raw": 1, "cutover": 5, "copy-pooled": 4}[c.name]; secs > 0 && round == 1 {
 				d := time.Duration(max(1, secs*float64(n)/10_000)) * time.Second
-				wait = b.profileServer("vault-"+c.name+".pprof", d, vaultProfiler(v))
+				wait = b.profileServer("vault-"+st.name+"-"+c.name+".pprof", d, vaultProfiler(v))
 			}
 			err := run(c.name, c.fn)
 			wait()
@@ -151,7 +162,7 @@ func (b *bench) runMigrate(ctx context.Context) error {
 	if err := run("kes", func() (*migrateResult, error) { return b.kesMigrate(ctx, dir, v, raw) }); err != nil {
 		return err
 	}
-	b.reportMigrate(n, conc, results)
+	b.reportMigrate(st, n, conc, results)
 	return nil
 }
 
@@ -180,7 +191,7 @@ func bestOf(rs []*migrateResult, n int) *migrateResult {
 }
 
 // reportMigrate turns the contenders' results into metrics and targets.
-func (b *bench) reportMigrate(n, conc int, all map[string][]*migrateResult) {
+func (b *bench) reportMigrate(st vaultStorage, n, conc int, all map[string][]*migrateResult) {
 	res := map[string]*migrateResult{}
 	for k, rs := range all {
 		res[k] = bestOf(rs, n)
@@ -194,7 +205,7 @@ func (b *bench) reportMigrate(n, conc int, all map[string][]*migrateResult) {
 		for k, x := range r.extra {
 			extra[k] = x
 		}
-		b.report.Add(Metric{Section: "migrate", Name: name, Value: Float(v), Unit: "keys/s", Detail: detail, Extra: extra})
+		b.report.Add(Metric{Section: "migrate", Name: name + " [" + st.name + "]", Value: Float(v), Unit: "keys/s", Detail: detail, Extra: extra})
 	}
 	add("cutover migrate_keys (verify per key)", cut, cutRate,
 		fmt.Sprintf("%d/%d at target; step %.2fs (%s), whole run %.2fs; concurrency %d; %.0f TCP connections closed by cutover; %s", cut.copied, n,
@@ -208,14 +219,8 @@ func (b *bench) reportMigrate(n, conc int, all map[string][]*migrateResult) {
 	add("kes migrate (v0.24.0, sequential)", kes, kesRate, kesDetail)
 	add("raw Vault writer (the ceiling)", raw, rawRate, fmt.Sprintf("%d/%d at target in %.2fs (%s); PUT cas=0 only, %d at once; %s",
 		raw.copied, n, raw.wall.Seconds(), rounds, conc, cpuText(raw.extra)))
-	for _, d := range []struct{ key, name string }{
-		{"copy-pooled", "diagnostic: raw read+create+read-back"},
-		{"copy-cleanhttp", "diagnostic: same, on cutover's HTTP client"},
-	} {
-		r := res[d.key]
-		add(d.name, r, rate(r), fmt.Sprintf("%d/%d at target in %.2fs (%s); migrate_keys' 3 requests per key, no journal; %.0f TCP connections opened; %s",
-			r.copied, n, r.wall.Seconds(), rounds, float64(r.extra["tcp_dials"]), cpuText(r.extra)))
-	}
+	add("diagnostic: raw read+create+read-back", pooled, rate(pooled), fmt.Sprintf("%d/%d at target in %.2fs (%s); migrate_keys' 3 requests per key, no journal; %.0f TCP connections opened; %s",
+		pooled.copied, n, pooled.wall.Seconds(), rounds, float64(pooled.extra["tcp_dials"]), cpuText(pooled.extra)))
 
 	vsKes := Ratio(cutRate, kesRate)
 	kesNote := ""
@@ -223,9 +228,9 @@ func (b *bench) reportMigrate(n, conc int, all map[string][]*migrateResult) {
 		kesNote = fmt.Sprintf("kes migrate copied %d/%d keys and gets 0 keys/s; over the keys it did copy cutover is %sx faster",
 			kes.copied, n, FormatValue(Ratio(cutRate, Rate(int64(kes.copied), kes.wall))))
 	}
-	b.report.AddTarget(Target{Section: "migrate", Name: "migrate_keys vs kes migrate", Value: Float(vsKes), Op: AtLeast, Limit: 10, Unit: "x",
+	b.report.AddTarget(Target{Section: "migrate", Name: "migrate_keys vs kes migrate [" + st.name + "]", Value: Float(vsKes), Op: AtLeast, Limit: 10, Unit: "x",
 		Detail: joinNonEmpty(fmt.Sprintf("%s / %s keys/s", FormatValue(cutRate), FormatValue(kesRate)), kesNote)})
-	b.report.AddTarget(Target{Section: "migrate", Name: "migrate_keys vs raw Vault writer", Value: Float(Ratio(cutRate, rawRate)), Op: AtLeast, Limit: 0.8, Unit: "x",
+	b.report.AddTarget(Target{Section: "migrate", Name: "migrate_keys vs raw Vault writer [" + st.name + "]", Value: Float(Ratio(cutRate, rawRate)), Op: AtLeast, Limit: 0.8, Unit: "x",
 		Detail: fmt.Sprintf("%s / %s keys/s; Vault CPU per key: cutover %.2f ms, raw writer %.2f ms; vs the same 3 requests without cutover: %sx",
 			FormatValue(cutRate), FormatValue(rawRate), perKeyMs(cut.extra["cpu_vault_s"], n), perKeyMs(raw.extra["cpu_vault_s"], n),
 			FormatValue(Ratio(cutRate, rate(pooled))))})
@@ -259,26 +264,6 @@ func rawVaultClient(addr, token string, conc int) (*vaultapi.Client, error) {
 	tr := &http.Transport{MaxIdleConns: 4 * conc, MaxIdleConnsPerHost: 4 * conc, IdleConnTimeout: 90 * time.Second}
 	c, err := vaultapi.NewClient(&vaultapi.Config{Address: addr, HttpClient: &http.Client{Transport: tr, Timeout: 60 * time.Second},
 		MaxRetries: 2, Timeout: 60 * time.Second})
-	if err != nil {
-		return nil, err
-	}
-	c.SetToken(token)
-	return c, nil
-}
-
-// cleanhttpVaultClient is a vault/api client on the HTTP client cutover's
-// vault store builds (providers/vault/client.go: cleanhttp's pooled
-// client).
-// Its dials are counted in dials.
-func cleanhttpVaultClient(addr, token string, dials *atomic.Int64) (*vaultapi.Client, error) {
-	hc := cleanhttp.DefaultPooledClient()
-	tr := hc.Transport.(*http.Transport)
-	dial := tr.DialContext
-	tr.DialContext = func(ctx context.Context, network, address string) (net.Conn, error) {
-		dials.Add(1)
-		return dial(ctx, network, address)
-	}
-	c, err := vaultapi.NewClient(&vaultapi.Config{Address: addr, HttpClient: hc, MaxRetries: 2, Timeout: 60 * time.Second})
 	if err != nil {
 		return nil, err
 	}

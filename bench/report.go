@@ -244,8 +244,10 @@ func (r *Report) MarkTargets(section, status, why string) {
 // what a skipped or failed section did not measure.
 var declaredTargets = map[string][]Target{
 	"migrate": {
-		{Name: "migrate_keys vs kes migrate", Op: AtLeast, Limit: 10, Unit: "x"},
-		{Name: "migrate_keys vs raw Vault writer", Op: AtLeast, Limit: 0.8, Unit: "x"},
+		{Name: "migrate_keys vs kes migrate [raft]", Op: AtLeast, Limit: 10, Unit: "x"},
+		{Name: "migrate_keys vs raw Vault writer [raft]", Op: AtLeast, Limit: 0.8, Unit: "x"},
+		{Name: "migrate_keys vs kes migrate [inmem]", Op: AtLeast, Limit: 10, Unit: "x"},
+		{Name: "migrate_keys vs raw Vault writer [inmem]", Op: AtLeast, Limit: 0.8, Unit: "x"},
 	},
 	"validate": {
 		{Name: "validate_objects vs mc head loop", Op: AtLeast, Limit: 20, Unit: "x"},

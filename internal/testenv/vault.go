@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -15,15 +16,26 @@ import (
 // vaultReadyTimeout bounds a Vault start (the binary is ~500 MB).
 const vaultReadyTimeout = 60 * time.Second
 
-// VaultServer is a running `vault server -dev`: in memory, unsealed,
-// with KV v2 at secret/ (Vault's default), KV v1 at kv1/, KV v2 at
-// kv2/ and AppRole auth at approle/.
+// VaultServer is a running `vault server -dev`: unsealed, with KV v2 at
+// secret/ (Vault's default), KV v1 at kv1/, KV v2 at kv2/ and AppRole
+// auth at approle/; its data in memory, or on disk (VaultOptions.Raft).
 type VaultServer struct {
 	Addr    string // http://127.0.0.1:port
 	Token   string // root token, random per server
 	Dir     string // the server's directory (its HOME)
 	LogFile string // its stdout and stderr
+	// RaftDir is the integrated storage's directory; "" in memory.
+	RaftDir string
 	proc    *process
+}
+
+// VaultOptions configures StartVaultWith.
+type VaultOptions struct {
+	// Raft keeps the data in integrated storage (raft, one node) under
+	// the server's directory, as production Vaults do: every write is
+	// committed to disk with an fsync. The default is the dev server's
+	// memory, where a write costs about what a read does.
+	Raft bool
 }
 
 // Vault starts a Vault dev server for t, stopped at the end of t.
@@ -44,11 +56,16 @@ func Vault(t testing.TB) *VaultServer {
 // server returned with it, if any, only serves to find its LogFile); on
 // success the caller must call Stop.
 func StartVault(dir string) (*VaultServer, error) {
-	return withRetry(func() (*VaultServer, error) { return startVaultOnce(dir) })
+	return StartVaultWith(dir, VaultOptions{})
 }
 
-// startVaultOnce makes one attempt at StartVault.
-func startVaultOnce(dir string) (*VaultServer, error) {
+// StartVaultWith is StartVault with options.
+func StartVaultWith(dir string, opts VaultOptions) (*VaultServer, error) {
+	return withRetry(func() (*VaultServer, error) { return startVaultOnce(dir, opts) })
+}
+
+// startVaultOnce makes one attempt at StartVaultWith.
+func startVaultOnce(dir string, opts VaultOptions) (*VaultServer, error) {
 	bin, err := binPath("vault")
 	if err != nil {
 		return nil, err
@@ -59,9 +76,16 @@ func startVaultOnce(dir string) (*VaultServer, error) {
 	}
 	v := &VaultServer{Addr: "http://127.0.0.1:" + strconv.Itoa(port), Token: "root-" + randomSuffix() + randomSuffix(),
 		Dir: dir, LogFile: filepath.Join(dir, "vault.log")}
-	v.proc, err = startProcess(v.LogFile, baseEnv(dir), bin, "server", "-dev",
-		"-dev-root-token-id="+v.Token, "-dev-listen-address=127.0.0.1:"+strconv.Itoa(port),
-		"-dev-no-store-token")
+	args := []string{"server", "-dev", "-dev-root-token-id=" + v.Token, "-dev-listen-address=127.0.0.1:" + strconv.Itoa(port),
+		"-dev-no-store-token"}
+	if opts.Raft {
+		cfg, err := v.raftConfig(port)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-config="+cfg)
+	}
+	v.proc, err = startProcess(v.LogFile, baseEnv(dir), append([]string{bin}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +94,27 @@ func startVaultOnce(dir string) (*VaultServer, error) {
 		return v, err
 	}
 	return v, nil
+}
+
+// raftConfig makes a fresh raft directory under v.Dir and writes the
+// config file that puts the dev server's storage there (a -config's
+// storage replaces the dev server's memory); it returns the file's path.
+func (v *VaultServer) raftConfig(port int) (string, error) {
+	raft, err := os.MkdirTemp(v.Dir, "raft-")
+	if err != nil {
+		return "", err
+	}
+	v.RaftDir = raft
+	cfg := fmt.Sprintf(`storage "raft" {
+  path    = %q
+  node_id = "node1"
+}
+api_addr      = %q
+cluster_addr  = "http://127.0.0.1:%d"
+disable_mlock = true
+`, raft, v.Addr, port+1)
+	path := filepath.Join(raft, "vault.hcl")
+	return path, os.WriteFile(path, []byte(cfg), 0o600)
 }
 
 // waitAndSetUp waits for the server and mounts kv1, kv2, approle.

@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -62,5 +65,30 @@ func TestKESVaultKeystore(t *testing.T) {
 	k.Restart(t)
 	if _, err := k.DescribeKey("my-key-2"); err != nil {
 		t.Errorf("after restart: %v", err)
+	}
+}
+
+// TestVaultRaft: with VaultOptions.Raft the data is in integrated storage
+// on disk, and the server behaves as the in-memory one.
+func TestVaultRaft(t *testing.T) {
+	Bin(t, "vault")
+	v, err := StartVaultWith(t.TempDir(), VaultOptions{Raft: true})
+	if v != nil {
+		register(t, "vault", v.LogFile, v)
+	}
+	must(t, "starting vault on raft", err)
+	c, ctx := v.Client(t), context.Background()
+	_, err = c.KVv2("kv2").Put(ctx, "app/creds", map[string]any{"user": "carol"})
+	must(t, "kv2 put", err)
+	if s, err := c.KVv2("kv2").Get(ctx, "app/creds"); err != nil || s.Data["user"] != "carol" {
+		t.Errorf("kv2 read back %v, %v", s, err)
+	}
+	cfg, err := c.Logical().Read("sys/storage/raft/configuration")
+	must(t, "raft configuration", err)
+	if cfg == nil || !strings.Contains(fmt.Sprint(cfg.Data), "node1") {
+		t.Errorf("raft configuration = %v, want one node named node1", cfg)
+	}
+	if _, err := os.Stat(filepath.Join(v.RaftDir, "vault.db")); err != nil {
+		t.Errorf("no raft database on disk: %v", err)
 	}
 }
