@@ -9,19 +9,21 @@
 //	}
 //
 // The file name is the key name; the content is the keskey encoding (see
-// internal/keskey). Create opens the file with O_CREATE|O_EXCL, mode 0600,
-// and syncs the file and the directory, as KES does (plus the directory
-// sync). Replace writes a temporary file and swaps it in atomically, so the
-// key is never absent. List reads the directory in batches, never holding
-// every name in memory.
+// internal/keskey), mode 0600. Create writes and syncs a temporary file
+// and links it to the key's name (link(2) fails if the name exists, so the
+// create is exclusive), then syncs the directory: a key file is complete
+// the moment it appears, even if cutover is killed mid-write (KES's own
+// O_EXCL create can leave an empty file). Replace writes a temporary file
+// and swaps it in atomically, so the key is never absent. A crash can leave
+// a temporary file behind: its name (".<name>.tmp-<random>") is no key
+// name, so List and KES ignore it. List reads the directory in batches,
+// never holding every name in memory.
 //
 // The directory must exist: KES creates it when it starts; cutover does not,
 // so that a mistyped path fails instead of migrating into a new, empty
 // directory. Key names are checked so that nothing escapes the directory.
 //
-// Like KES's own keystore, a reader may see a key file while Create is still
-// writing it (the write is a few hundred bytes, then fsync); Replace has no
-// such window. Errors wrap providers.ErrKeyNotFound and ErrKeyExists, and
+// Errors wrap providers.ErrKeyNotFound and ErrKeyExists, and
 // keskey.ErrInvalidName and keskey.ErrInvalid for bad names and values.
 package fs
 
@@ -46,7 +48,7 @@ const (
 	maxValueSize = 1 << 20
 	// listBatch is how many directory entries List reads at a time.
 	listBatch = 256
-	// tempInfix marks Replace's temporary files: ".<name>.tmp-<random>".
+	// tempInfix marks the temporary files: ".<name>.tmp-<random>".
 	// The dot makes them invalid key names, so List skips them and KES
 	// refuses to read them.
 	tempInfix = ".tmp-"
@@ -109,7 +111,7 @@ func (s *Store) Status(ctx context.Context) error {
 
 // List yields the names of the key files matching pattern, in directory
 // order. It skips subdirectories and names KES's fs keystore cannot read
-// (containing '.', '/' or '\'), among them Replace's temporary files.
+// (containing '.', '/' or '\'), among them the temporary files.
 func (s *Store) List(ctx context.Context, pattern string) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
 		match, err := keskey.Matcher(pattern)
@@ -193,16 +195,18 @@ func (s *Store) Create(ctx context.Context, name string, k providers.Key) error 
 	if err != nil {
 		return err
 	}
-	p := s.path(name)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	tmp, err := s.writeTemp(name, b)
+	if err != nil {
+		return s.keyErr(name, err)
+	}
+	defer os.Remove(tmp)
+	// link(2) fails if the name exists: an exclusive create, of a file
+	// that is complete and on disk before it has the key's name.
+	err = os.Link(tmp, s.path(name))
 	if errors.Is(err, iofs.ErrExist) {
 		return s.keyErr(name, providers.ErrKeyExists)
 	}
 	if err != nil {
-		return s.keyErr(name, err)
-	}
-	if err := writeSync(f, b); err != nil {
-		os.Remove(p)
 		return s.keyErr(name, err)
 	}
 	return s.syncDir()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/steps"
@@ -24,8 +26,8 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 // the service is already back on its old KMS, so an unreachable target only
 // delays the cleanup. Keys that were already there, skipped or replaced are
 // never deleted, nor are keys an interrupted run journaled as being
-// written and never finished (whose they are cannot be told): those are
-// named in the step's log. Deleted keys are journaled, so a repeated
+// written and never finished (whose they are cannot be told): those the
+// target has are named in the step's log. Deleted keys are journaled, so a repeated
 // Cleanup does not try again.
 func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	if !s.deleteOnRB {
@@ -59,14 +61,45 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 		deleted++
 	}
 	summary := fmt.Sprintf("deleted %d keys this run created at the target", deleted)
-	if n := len(js.inflight); n > 0 {
-		for name := range js.inflight {
-			rt.Logf("left in place: %s was journaled as being written when a run stopped; it may be this run's or may have been there before", name)
-		}
-		summary += fmt.Sprintf("; %d key(s) an interrupted run was writing left in place (see the step's log)", n)
+	left, err := inFlightAtTarget(ctx, dst, js.inflight)
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		rt.Logf("left in place at the target, journaled as being written when a run stopped (this run's, or there before: check them): %s", nameSome(left))
+		summary += fmt.Sprintf("; %d key(s) an interrupted run was writing left in place (named in the log)", len(left))
 	}
 	rt.SetSummary(summary)
 	return nil
+}
+
+// inFlightAtTarget returns, in name order, the keys of inflight the target
+// has (or may have: a store that never reveals material cannot say).
+func inFlightAtTarget(ctx context.Context, dst providers.KeyStore, inflight map[string]bool) ([]string, error) {
+	var left []string
+	for name := range inflight {
+		_, err := dst.Get(ctx, name)
+		switch {
+		case errors.Is(err, providers.ErrKeyNotFound):
+			continue
+		case err != nil && !errors.Is(err, providers.ErrNotReadable):
+			return nil, fmt.Errorf("look up %s at the target: %w", name, err)
+		}
+		left = append(left, name)
+	}
+	slices.Sort(left)
+	return left, nil
+}
+
+// maxNamed is how many keys a log line names.
+const maxNamed = 20
+
+// nameSome joins the first maxNamed names and counts the rest.
+func nameSome(names []string) string {
+	if len(names) <= maxNamed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more (all in the step's journal)", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
 }
 
 // undoRotation re-enables any rotation the step froze and did not restore.
