@@ -14,7 +14,8 @@ const MCAlias = "minio"
 
 // MC runs bin/mc with args against the server, reachable as the alias
 // "minio" (MC_HOST_minio), e.g. m.MC(t, "mb", "minio/bucket"). mc's
-// config dir and HOME are inside the server's directory, never ~/.mc.
+// config dir and HOME are inside the server's directory, never ~/.mc;
+// with TLS, mc trusts CAFile through the config dir's certs/CAs.
 // It returns stdout; a failed run returns an error carrying stderr.
 // A missing bin/mc skips or fails t as Bin does.
 func (m *MinIOServer) MC(t testing.TB, args ...string) (string, error) {
@@ -26,16 +27,22 @@ func (m *MinIOServer) MC(t testing.TB, args ...string) (string, error) {
 // mcEnv is mc's environment: the alias, a private config dir, no
 // update check, no colors, no pager.
 func (m *MinIOServer) mcEnv() []string {
-	host := url.URL{Scheme: "http", User: url.UserPassword(m.AccessKey, m.SecretKey), Host: m.Addr}
-	home := filepath.Join(m.Dir, "mc-home")
-	return append(baseEnv(home),
+	host := url.URL{Scheme: m.scheme(), User: url.UserPassword(m.AccessKey, m.SecretKey), Host: m.Addr}
+	return append(baseEnv(m.mcHome()),
 		"MC_HOST_"+MCAlias+"="+host.String(),
-		"MC_CONFIG_DIR="+filepath.Join(home, ".mc"),
+		"MC_CONFIG_DIR="+m.mcConfigDir(),
 		"MC_UPDATE=off", "MC_NO_COLOR=true", "MC_DISABLE_PAGER=true")
 }
 
+// mcHome is mc's HOME, inside the server's directory.
+func (m *MinIOServer) mcHome() string { return filepath.Join(m.Dir, "mc-home") }
+
+// mcConfigDir is mc's config dir (MC_CONFIG_DIR); with TLS, its
+// certs/CAs holds a copy of CAFile.
+func (m *MinIOServer) mcConfigDir() string { return filepath.Join(m.mcHome(), ".mc") }
+
 // S3Client returns a minio-go client for the server with the root
-// credentials.
+// credentials; with TLS, it speaks https and trusts CAFile only.
 func (m *MinIOServer) S3Client(t testing.TB) *minio.Client {
 	t.Helper()
 	c, err := m.newS3Client()
@@ -45,5 +52,9 @@ func (m *MinIOServer) S3Client(t testing.TB) *minio.Client {
 
 // newS3Client is S3Client returning an error.
 func (m *MinIOServer) newS3Client() (*minio.Client, error) {
-	return minio.New(m.Addr, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, "")})
+	opts := &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, "")}
+	if m.tls != nil {
+		opts.Secure, opts.Transport = true, m.transport
+	}
+	return minio.New(m.Addr, opts)
 }

@@ -30,13 +30,18 @@ type MinIOOptions struct {
 	DataDir string
 	// ExtraEnv are more KEY=VALUE lines for the env file.
 	ExtraEnv []string
+	// TLS serves the S3 API and the console over https, with a
+	// certificate for 127.0.0.1, ::1 and localhost signed by a new CA
+	// (the server's CAFile), in MinIO's certs dir. The default is plain
+	// http.
+	TLS bool
 }
 
 // MinIOServer is a running single-drive MinIO server, started by the
 // supervise command from an env file, the way systemd starts it from
 // /etc/default/minio.
 type MinIOServer struct {
-	Endpoint      string // http://127.0.0.1:port
+	Endpoint      string // http://127.0.0.1:port, or https:// with TLS
 	Addr          string // 127.0.0.1:port (S3 API)
 	ConsoleAddr   string // 127.0.0.1:port (console)
 	AccessKey     string // root user
@@ -44,10 +49,15 @@ type MinIOServer struct {
 	EnvFile       string // the env file MinIO reads at every (re)start
 	SupervisorDir string // the supervisor's directory (pid, status, log)
 	LogFile       string // MinIO's output and supervisor notes
+	CAFile        string // with TLS: PEM CA that signed the server certificate; else ""
+	CertsDir      string // MinIO's --certs-dir (public.crt and private.key with TLS)
 	DataDir       string
 	Dir           string
 	opts          MinIOOptions
-	supervise     string // path of the supervise binary
+	tls           *serverTLS      // nil without TLS
+	transport     *http.Transport // trusts CAFile; nil without TLS
+	probe         *http.Client    // readiness probes
+	supervise     string          // path of the supervise binary
 	proc          *process
 }
 
@@ -91,10 +101,47 @@ func newMinIO(dir string, opts MinIOOptions) (*MinIOServer, error) {
 	opts.RootUser = defaultString(opts.RootUser, "testenv-admin")
 	opts.RootPassword = defaultString(opts.RootPassword, "pw-"+randomSuffix()+randomSuffix())
 	opts.DataDir = defaultString(opts.DataDir, filepath.Join(dir, "data"))
-	return &MinIOServer{AccessKey: opts.RootUser, SecretKey: opts.RootPassword,
+	m := &MinIOServer{AccessKey: opts.RootUser, SecretKey: opts.RootPassword,
 		EnvFile: filepath.Join(dir, "minio.env"), SupervisorDir: filepath.Join(dir, "supervise"),
-		LogFile: filepath.Join(dir, "supervise", supervisor.LogFile), DataDir: opts.DataDir,
-		Dir: dir, opts: opts, supervise: sup}, nil
+		LogFile: filepath.Join(dir, "supervise", supervisor.LogFile), CertsDir: filepath.Join(dir, "certs"),
+		DataDir: opts.DataDir, Dir: dir, opts: opts, probe: probeClient, supervise: sup}
+	if opts.TLS {
+		if err := m.setupTLS(); err != nil {
+			return nil, fmt.Errorf("minio tls: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// setupTLS writes the CA (CAFile, and a copy in mc's CAs dir) and the
+// server certificate and key into the certs dir, where MinIO reads them
+// at every (re)start, and makes the clients trust the CA.
+func (m *MinIOServer) setupTLS() error {
+	st, err := writeTLSFiles(filepath.Join(m.Dir, "ca.crt"),
+		filepath.Join(m.CertsDir, "public.crt"), filepath.Join(m.CertsDir, "private.key"))
+	if err != nil {
+		return err
+	}
+	if err := copyFile(st.CAFile, filepath.Join(m.mcConfigDir(), "certs", "CAs", "testenv-ca.crt")); err != nil {
+		return err
+	}
+	m.tls, m.CAFile = st, st.CAFile
+	m.transport = http.DefaultTransport.(*http.Transport).Clone()
+	m.transport.TLSClientConfig = st.clientTLS()
+	m.probe = &http.Client{Transport: m.transport, Timeout: probeClient.Timeout}
+	return nil
+}
+
+// copyFile copies src to dst (owner-only), creating dst's directory.
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
 }
 
 // startOnce picks ports, writes the env file, starts the supervisor and
@@ -112,7 +159,7 @@ func (m *MinIOServer) startOnce() error {
 	}
 	argv := []string{m.supervise, "run", "--dir", m.SupervisorDir, "--env-file", m.EnvFile, "--",
 		bin, "server", "--address", m.Addr, "--console-address", m.ConsoleAddr,
-		"--certs-dir", filepath.Join(m.Dir, "certs"), m.DataDir}
+		"--certs-dir", m.CertsDir, m.DataDir}
 	if err := os.MkdirAll(m.SupervisorDir, 0o755); err != nil {
 		return err
 	}
@@ -140,8 +187,16 @@ func (m *MinIOServer) pickPorts() error {
 	}
 	m.Addr = "127.0.0.1:" + strconv.Itoa(api)
 	m.ConsoleAddr = "127.0.0.1:" + strconv.Itoa(console)
-	m.Endpoint = "http://" + m.Addr
+	m.Endpoint = m.scheme() + "://" + m.Addr
 	return nil
+}
+
+// scheme is "https" with TLS, else "http".
+func (m *MinIOServer) scheme() string {
+	if m.tls != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // SetKMSEnv rewrites the env file with the root credentials, ExtraEnv
@@ -202,9 +257,9 @@ func (m *MinIOServer) waitReady(minGen int) error {
 
 // ready probes /minio/health/ready, then lists buckets with the root
 // credentials, so another server that took the port cannot pass for
-// this one.
+// this one (with TLS, both verify the certificate against CAFile).
 func (m *MinIOServer) ready() error {
-	resp, err := probeClient.Get(m.Endpoint + "/minio/health/ready")
+	resp, err := m.probe.Get(m.Endpoint + "/minio/health/ready")
 	if err != nil {
 		return err
 	}
@@ -216,7 +271,7 @@ func (m *MinIOServer) ready() error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), probeClient.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), m.probe.Timeout)
 	defer cancel()
 	_, err = c.ListBuckets(ctx)
 	return err

@@ -29,6 +29,10 @@
 //   - MinIO runs under the supervise command (internal/supervisor), with
 //     its environment in an env file like /etc/default/minio, so a test
 //     can edit that file and restart MinIO the way a plan would.
+//   - MinIO speaks plain http unless MinIOOptions.TLS is set; then it
+//     serves https with a certificate signed by a throw-away CA (CAFile),
+//     which the package's own clients (the readiness probe, S3Client, MC)
+//     trust, and nothing else does.
 package testenv
 
 import (

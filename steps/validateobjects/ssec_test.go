@@ -1,11 +1,9 @@
 package validateobjects
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,63 +12,42 @@ import (
 	miniogo "github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
+	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/providers/minio"
 	"github.com/cutover/cutover/steps/steptest"
 )
 
+// startTLSMinIO is startMinIO over TLS: MinIO refuses SSE-C request
+// headers over plain http. The step's deployment trusts the server's CA
+// through CAFile, as a plan's minio block does through ca_file.
+func startTLSMinIO(t testing.TB, key []byte) *server {
+	t.Helper()
+	m := testenv.MinIO(t, testenv.MinIOOptions{TLS: true, KMSEnv: testenv.StaticKeyEnv(keyName, key)})
+	cfg := &minio.Config{Name: "minio.test", Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
+		CAFile: m.CAFile}
+	return &server{MinIOServer: m, cfg: cfg, s3: m.S3Client(t)}
+}
+
 // putSSEC uploads n small SSE-C objects named by format and 0..n-1, each
-// under its own random customer key. MinIO refuses SSE-C request headers
-// over plain HTTP, and testenv starts MinIO without TLS (its readiness
-// probe speaks http only); but MinIO takes SSE-C as the form fields of a
-// browser POST upload, which its TLS check does not look at, so these are
-// real SSE-C objects on a real MinIO.
+// under its own random customer key; the server must speak TLS.
 func (s *server) putSSEC(t testing.TB, bucket, format string, n int) {
 	t.Helper()
 	for i := range n {
 		name := fmt.Sprintf(format, i)
 		sse, err := encrypt.NewSSEC(randomKey(t))
 		must(t, "sse-c key", err)
-		s.postObject(t, bucket, name, sse)
-	}
-}
-
-// postObject uploads a small object with a presigned POST policy whose
-// conditions carry the headers of sse as form fields.
-func (s *server) postObject(t testing.TB, bucket, name string, sse encrypt.ServerSide) {
-	t.Helper()
-	p := miniogo.NewPostPolicy()
-	must(t, "policy bucket", p.SetBucket(bucket))
-	must(t, "policy key", p.SetKey(name))
-	must(t, "policy expiry", p.SetExpires(time.Now().Add(time.Hour)))
-	h := http.Header{}
-	sse.Marshal(h)
-	for k := range h {
-		must(t, "policy "+k, p.SetUserData(strings.TrimPrefix(strings.ToLower(k), "x-amz-"), h.Get(k)))
-	}
-	u, fields, err := s.s3.PresignedPostPolicy(context.Background(), p)
-	must(t, "presign", err)
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	for k, v := range fields {
-		must(t, "form", w.WriteField(k, v))
-	}
-	f, err := w.CreateFormFile("file", name)
-	must(t, "form file", err)
-	_, _ = f.Write([]byte(strings.Repeat(name+"\n", 3)))
-	must(t, "form", w.Close())
-	resp, err := http.Post(u.String(), w.FormDataContentType(), &body)
-	must(t, "post "+name, err)
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		msg, _ := io.ReadAll(resp.Body)
-		t.Fatalf("post %s/%s: %s\n%s", bucket, name, resp.Status, msg)
+		data := strings.Repeat(name+"\n", 3)
+		_, err = s.s3.PutObject(context.Background(), bucket, name, strings.NewReader(data), int64(len(data)),
+			miniogo.PutObjectOptions{ServerSideEncryption: sse})
+		must(t, "put SSE-C "+bucket+"/"+name, err)
 	}
 }
 
 // mixedBucket fills bucket "mixed" (no default encryption) with
-// encrypted, unencrypted, empty and SSE-C objects, and returns how many
-// are encrypted (SSE-S3 or SSE-KMS, non-empty).
+// encrypted, unencrypted, empty and SSE-C objects, on a MinIO over TLS,
+// and returns how many are encrypted (SSE-S3 or SSE-KMS, non-empty).
 func mixedBucket(t *testing.T) (*server, int64) {
-	s := startMinIO(t, randomKey(t))
+	s := startTLSMinIO(t, randomKey(t))
 	s.bucket(t, "mixed", false)
 	s.put(t, "mixed", "s3-%03d", 40, true)
 	s.putKMS(t, "mixed", "kms-%02d", 10)
