@@ -37,6 +37,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -137,6 +138,9 @@ func (c *Config) open() (*conns, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkCertificate(base, tr); err != nil {
+		return nil, err
+	}
 	creds := credentials.NewStaticV4(c.AccessKey, c.SecretKey, "")
 	admin, err := madmin.NewWithOptions(base.Host, &madmin.Options{Creds: creds, Secure: base.Scheme == "https", Transport: tr})
 	if err != nil {
@@ -144,6 +148,60 @@ func (c *Config) open() (*conns, error) {
 	}
 	admin.SetAppInfo("cutover", "1")
 	return &conns{base: base, tr: tr, http: &http.Client{Transport: tr, Timeout: probeTimeout}, admin: admin}, nil
+}
+
+// handshakeTimeout bounds checkCertificate's TLS handshake.
+const handshakeTimeout = 5 * time.Second
+
+// checkCertificate makes one TLS handshake with an https endpoint and
+// fails if the server's certificate is not trusted (madmin-go would
+// retry such a call for about a minute and a half before reporting it).
+// Any other outcome, a server that is down included, is left to the
+// operations to report.
+func (c *Config) checkCertificate(base *url.URL, tr *http.Transport) error {
+	if base.Scheme != "https" {
+		return nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if tr.TLSClientConfig != nil {
+		cfg = tr.TLSClientConfig.Clone()
+	}
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: handshakeTimeout}, Config: cfg}
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	defer cancel()
+	conn, err := d.DialContext(ctx, "tcp", base.Host)
+	if err == nil {
+		return conn.Close()
+	}
+	if isCertificateError(err) {
+		return c.untrusted(err)
+	}
+	return nil
+}
+
+// isCertificateError reports whether err is a refusal of the server's
+// TLS certificate.
+func isCertificateError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	return errors.As(err, &cv)
+}
+
+// untrusted is the error for a refused certificate, with what to do.
+func (c *Config) untrusted(err error) error {
+	hint := "set ca_file to the PEM CA that signed MinIO's certificate"
+	if c.CAFile != "" {
+		hint = "ca_file " + c.CAFile + " did not sign MinIO's certificate: point it at the CA that did"
+	}
+	return fmt.Errorf("TLS certificate not trusted: %w; %s", err, hint)
+}
+
+// reachError is the error of a request that got no answer: an untrusted
+// certificate says so, anything else says the deployment is unreachable.
+func (c *Config) reachError(err error) error {
+	if isCertificateError(err) {
+		return fmt.Errorf("%s: %w", c.Describe(), c.untrusted(err))
+	}
+	return fmt.Errorf("%s unreachable: %w", c.Describe(), err)
 }
 
 // newS3 builds the S3 client for region.

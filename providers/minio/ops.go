@@ -109,7 +109,7 @@ func (c *Config) Frozen(ctx context.Context, wait time.Duration) (bool, error) {
 			case ctx.Err() != nil:
 				return false, ctx.Err()
 			case a.err != nil && pctx.Err() == nil:
-				return false, fmt.Errorf("%s unreachable: %w", c.Describe(), a.err)
+				return false, c.reachError(a.err)
 			case a.err != nil: // wait is over: the other answer decides
 			case !a.control:
 				return false, nil
@@ -308,7 +308,7 @@ func (c *Config) Ready(ctx context.Context) error {
 	}
 	resp, err := cs.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s unreachable: %w", c.Describe(), err)
+		return c.reachError(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
