@@ -32,6 +32,20 @@ func buildCutover(t *testing.T) string {
 	return bin
 }
 
+// killedRun checks that the run of the plan in dir ended with err by the
+// fault point's SIGKILL, removes the killed process's lock (as `cutover
+// unlock` would) and returns the plan's state directory.
+func killedRun(t *testing.T, dir string, err error) string {
+	t.Helper()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != -1 {
+		t.Fatalf("the run was not killed at the fault point: %v", err)
+	}
+	stateDir := filepath.Join(dir, ".cutover", "keys")
+	os.Remove(filepath.Join(stateDir, "lock.json"))
+	return stateDir
+}
+
 // journal reads the step's journal: final status per key, and the keys
 // started but never finished.
 func journal(t *testing.T, stateDir string) (final map[string][]string, inflight map[string]bool) {
@@ -80,13 +94,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		t.Logf("cutover run %v:\n%s", env, out)
 		return err
 	}
-	err := run("CUTOVER_FAULTPOINT=after-key:migrate_keys.copy:5000")
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != -1 {
-		t.Fatalf("the run was not killed at the fault point: %v", err)
-	}
-	stateDir := filepath.Join(dir, ".cutover", "keys")
-	os.Remove(filepath.Join(stateDir, "lock.json")) // the killed process's lock, as `cutover unlock` would
+	stateDir := killedRun(t, dir, run("CUTOVER_FAULTPOINT=after-key:migrate_keys.copy:5000"))
 	_, inflight := journal(t, stateDir)
 	if len(inflight) == 0 {
 		t.Fatal("the journal shows no key in flight at the crash")
@@ -153,12 +161,7 @@ func TestRollbackAfterSIGKILLKeepsInFlightKeys(t *testing.T) {
 		return string(out), err
 	}
 	_, err := cutover([]string{"CUTOVER_FAULTPOINT=after-key:migrate_keys.copy:300"}, "run", "plan.hcl")
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != -1 {
-		t.Fatalf("the run was not killed at the fault point: %v", err)
-	}
-	stateDir := filepath.Join(dir, ".cutover", "keys")
-	os.Remove(filepath.Join(stateDir, "lock.json")) // the killed process's lock, as `cutover unlock` would
+	stateDir := killedRun(t, dir, err)
 	created, inflight := journal(t, stateDir)
 	if len(created) == 0 || len(inflight) == 0 || len(created)+len(inflight) < 300 {
 		t.Fatalf("journal at the crash: %d keys done, %d in flight; want both, 300 at least together", len(created), len(inflight))
