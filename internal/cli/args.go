@@ -47,7 +47,13 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		flags = append(flags, a)
 		name := strings.TrimLeft(a, "-")
-		if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+		if !strings.Contains(name, "=") && takesValue[name] {
+			if i+1 == len(rest) {
+				// The last argument is a flag that wants a value: end with
+				// it, so the parser says "flag needs an argument" rather than
+				// take the "--" added below, or the plan, as its value.
+				return append(append([]string{}, args[:head]...), flags...)
+			}
 			flags = append(flags, rest[i+1])
 			i++
 		}

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/urfave/cli/v2"
 
 	_ "github.com/cutover/cutover/providers/all" // every system backend
@@ -69,13 +71,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "cutover: error: %s\ncutover: hint: run `cutover help` for usage\n", err)
+	fmt.Fprintf(stderr, "cutover: error: %s\ncutover: hint: run `cutover --help` for usage\n", err)
 	return ExitUsage
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	env := &env{stdin: stdin, stdout: stdout, stderr: stderr}
-	return &cli.App{
+	app := &cli.App{
 		Name:                      "cutover",
 		Usage:                     "move encryption keys between KMSs inside a maintenance window, from a reviewed HCL runbook",
 		Version:                   Version,
@@ -85,14 +87,92 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
 		ExitErrHandler:            func(*cli.Context, error) {},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return fail(ExitUsage, err, "run `cutover help` for usage")
-		},
+		OnUsageError:              usageError,
+		Action:                    unknownCommand,
 		Commands: []*cli.Command{
 			validateCommand(env), planCommand(env), runCommand(env), rollbackCommand(env),
 			statusCommand(env), unlockCommand(env), resetCommand(env), keysCommand(env),
 		},
 	}
+	for _, c := range app.Commands {
+		setUsage(c)
+	}
+	return app
+}
+
+// setUsage makes every command report its usage errors the cutover way
+// (error, hint, exit 2) instead of urfave/cli's "Incorrect Usage" and a help
+// page on stdout, and hides the "help" subcommand urfave/cli would add.
+func setUsage(c *cli.Command) {
+	c.OnUsageError = usageError
+	c.HideHelpCommand = true
+	if len(c.Subcommands) > 0 && c.Action == nil {
+		c.Action = unknownCommand
+	}
+	for _, sub := range c.Subcommands {
+		setUsage(sub)
+	}
+}
+
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := commandName(c)
+	msg := err.Error()
+	if flag, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		msg = fmt.Sprintf("unknown flag %s for %s", flag, name)
+	} else {
+		msg = name + ": " + msg
+	}
+	return fail(ExitUsage, errors.New(msg), "`"+name+" --help` lists its flags")
+}
+
+// unknownCommand is the action of cutover and of a command with
+// subcommands: without arguments it shows the help, with `help [COMMAND]`
+// that command's help, and anything else is an unknown command (exit 2).
+func unknownCommand(c *cli.Context) error {
+	if !c.Args().Present() {
+		return cli.ShowSubcommandHelp(c)
+	}
+	name, parent := c.Args().First(), commandName(c)
+	if name == "help" {
+		topic := c.Args().Get(1)
+		if topic == "" {
+			return cli.ShowSubcommandHelp(c)
+		}
+		if c.Command.Command(topic) != nil {
+			return cli.ShowCommandHelp(c, topic)
+		}
+		name = topic
+	}
+	var names []string
+	for _, sub := range c.Command.Subcommands {
+		if !sub.Hidden {
+			names = append(names, sub.Name)
+		}
+	}
+	hint := "`" + parent + " --help` lists the commands: " + strings.Join(names, ", ")
+	if s := closest(name, names); s != "" {
+		hint = fmt.Sprintf("did you mean `%s %s`?", parent, s)
+	}
+	return fail(ExitUsage, fmt.Errorf("unknown command %q for %s", name, parent), hint)
+}
+
+// commandName is "cutover" or "cutover COMMAND [SUBCOMMAND]", as typed.
+func commandName(c *cli.Context) string {
+	if c.Command == nil || c.Command.Name == "" || c.Command.FullName() == c.App.Name {
+		return "cutover"
+	}
+	return "cutover " + c.Command.FullName()
+}
+
+// closest is the name nearest to typed within two edits, or "".
+func closest(typed string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := levenshtein.Distance(typed, n, nil); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
 }
 
 // env is the process's standard streams.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
@@ -49,10 +48,14 @@ func loadPlan(c *cli.Context, e *env, validating bool) (*plan.Plan, error) {
 	}
 	p, diags := plan.Load(path, plan.Options{Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file"), Validating: validating})
 	if len(diags) > 0 {
-		writeDiagnostics(p.Secrets.Writer(e.stderr), p.Files, diags)
+		writeDiagnostics(p.Secrets.Writer(e.stderr), planSnippets(p), diags)
 	}
 	if diags.HasErrors() {
-		return p, fail(ExitUsage, fmt.Errorf("%s has %s", path, countErrors(diags)), "fix the problems above; `cutover validate "+path+"` checks the plan without contacting anything")
+		hint := "fix the problems above; `cutover validate " + path + "` checks the plan without contacting anything"
+		if c.Command.Name == "validate" {
+			hint = "fix the problems above"
+		}
+		return p, fail(ExitUsage, fmt.Errorf("%s has %s", path, countErrors(diags)), hint)
 	}
 	return p, nil
 }
@@ -70,14 +73,28 @@ func countErrors(diags hcl.Diagnostics) string {
 	return fmt.Sprintf("%d errors", n)
 }
 
+// planSnippets are the files whose source diagnostics may quote: the plan
+// file only. A var file is where secrets are kept, often a shared one whose
+// values for other plans are not in this plan's secret set: a warning about
+// one of them must name the line, never print it.
+func planSnippets(p *plan.Plan) map[string]*hcl.File {
+	if f, ok := p.Files[p.File]; ok {
+		return map[string]*hcl.File{p.File: f}
+	}
+	return nil
+}
+
 // writeDiagnostics prints each diagnostic as "Error: FILE:LINE:COL: Summary"
-// followed by hcl's source snippet and the detail.
+// followed by hcl's source snippet (only for files in files) and the detail.
 func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
 	dw := hcl.NewDiagnosticTextWriter(w, files, 100, false)
 	for _, d := range diags {
 		located := *d
 		if d.Subject != nil {
 			located.Summary = fmt.Sprintf("%s:%d:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary)
+			if files[d.Subject.Filename] == nil {
+				located.Subject, located.Context, located.Expression = nil, nil, nil
+			}
 		}
 		_ = dw.WriteDiagnostic(&located)
 	}
@@ -97,15 +114,6 @@ func openStore(c *cli.Context, p *plan.Plan) (*checkpoint.Store, error) {
 		return nil, fail(ExitFailed, err, "check that the state directory is writable, or choose another with --state")
 	}
 	return st, nil
-}
-
-func isTerminal(f any) bool {
-	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := file.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // loadState opens the plan's state directory read-only and loads its

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
+	"strings"
 
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
@@ -23,8 +25,8 @@ func keysCommand(e *env) *cli.Command {
 			Usage:     "restore a backup made by backup_keys into a key store declared in a plan",
 			ArgsUsage: "BACKUP",
 			Flags: append(varFlags(),
-				&cli.StringFlag{Name: "plan", Usage: "the plan `FILE` that declares the target kms block", Required: true},
-				&cli.StringFlag{Name: "to", Usage: "the target, as in the plan: `kms.NAME`", Required: true},
+				&cli.StringFlag{Name: "plan", Usage: "the plan `FILE` that declares the target kms block (required)"},
+				&cli.StringFlag{Name: "to", Usage: "the target, as in the plan: `kms.NAME` (required)"},
 				&cli.StringFlag{Name: "identity", Usage: "age identity `FILE` that decrypts the backup"},
 				&cli.StringFlag{Name: "passphrase-env", Usage: "environment `VARIABLE` holding the backup's passphrase"},
 			),
@@ -33,20 +35,25 @@ func keysCommand(e *env) *cli.Command {
 	}
 }
 
+const restoreUsage = "cutover keys restore --plan plan.hcl --to kms.vault --identity ops.key backups/keys.age"
+
 func restore(c *cli.Context, e *env) error {
-	if c.NArg() != 1 {
-		return fail(ExitUsage, errors.New("keys restore needs one backup file"), "cutover keys restore --plan plan.hcl --to kms.vault --identity ops.key backups/keys.age")
+	switch {
+	case c.NArg() != 1:
+		return fail(ExitUsage, fmt.Errorf("keys restore takes one backup file, got %d arguments", c.NArg()), restoreUsage)
+	case c.String("plan") == "" || c.String("to") == "":
+		return fail(ExitUsage, errors.New("keys restore needs --plan FILE and --to kms.NAME: the key store to restore into"), restoreUsage)
 	}
 	// Only the target's kms block matters: variables the steps need may be
 	// left unset (validation mode), the target's own must be given.
 	p, diags := plan.Load(c.String("plan"), plan.Options{Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file"), Validating: true})
 	if diags.HasErrors() {
-		writeDiagnostics(e.stderr, p.Files, diags)
-		return fail(ExitUsage, fmt.Errorf("%s has errors", c.String("plan")), "")
+		writeDiagnostics(p.Secrets.Writer(e.stderr), planSnippets(p), diags)
+		return fail(ExitUsage, fmt.Errorf("%s has %s", c.String("plan"), countErrors(diags)), "fix the problems above; only the --to kms block and the variables it uses need values")
 	}
 	cfg, ok := p.Systems[c.String("to")].(providers.KeyStoreConfig)
 	if !ok {
-		return fail(ExitUsage, fmt.Errorf("the plan declares no key store %s", c.String("to")), "--to names a kms block of the plan, such as kms.vault")
+		return fail(ExitUsage, fmt.Errorf("%s declares no key store %s", c.String("plan"), c.String("to")), keyStoresHint(p))
 	}
 	ids, err := identities(c)
 	if err != nil {
@@ -73,10 +80,29 @@ func identities(c *cli.Context) ([]age.Identity, error) {
 	}
 	f, err := os.Open(c.String("identity"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--identity: %w", err)
 	}
 	defer f.Close()
-	return age.ParseIdentities(f)
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("--identity %s: %w", c.String("identity"), err)
+	}
+	return ids, nil
+}
+
+// keyStoresHint names the plan's key stores, for a --to that is not one.
+func keyStoresHint(p *plan.Plan) string {
+	var names []string
+	for ref, sys := range p.Systems {
+		if _, ok := sys.(providers.KeyStoreConfig); ok {
+			names = append(names, ref)
+		}
+	}
+	if len(names) == 0 {
+		return "--to names a kms block of the plan, and this plan has none"
+	}
+	sort.Strings(names)
+	return "--to names a kms block of the plan: " + strings.Join(names, ", ")
 }
 
 // restoreInto checks the whole backup first, then creates each key; a key
@@ -91,7 +117,8 @@ func restoreInto(c *cli.Context, e *env, store providers.KeyStore, path string, 
 		defer f.Close()
 		return keybackup.Read(f, fn, ids...)
 	}
-	if _, err := read(nil); err != nil {
+	total, err := read(nil)
+	if err != nil {
 		return fail(ExitFailed, err, "nothing was restored")
 	}
 	created, skipped := 0, 0
@@ -111,7 +138,8 @@ func restoreInto(c *cli.Context, e *env, store providers.KeyStore, path string, 
 		return err
 	})
 	if err != nil {
-		return fail(ExitFailed, fmt.Errorf("restore stopped after %d keys: %w", created+skipped, err), "keys restored so far stay; fix the cause and run the restore again (it skips identical keys)")
+		return fail(ExitFailed, fmt.Errorf("restore stopped after %d of %d keys (%d created, %d already there and identical): %w", created+skipped, total.Count, created, skipped, err),
+			"the keys restored so far stay; fix the cause and run the restore again (it skips identical keys)")
 	}
 	fmt.Fprintf(e.stdout, "restored %d keys into %s (%d created, %d already there and identical); backup digest %.12s\n", sum.Count, store.Name(), created, skipped, sum.Digest)
 	return nil

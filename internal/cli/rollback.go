@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/engine"
+	"github.com/cutover/cutover/internal/event"
 )
 
 func rollbackCommand(e *env) *cli.Command {
@@ -21,6 +24,17 @@ func rollbackCommand(e *env) *cli.Command {
 			p, err := loadPlan(c, e, false)
 			if err != nil {
 				return err
+			}
+			if _, st, err := loadState(c, p); err != nil {
+				return err
+			} else if st == nil {
+				// Say where cutover looked (a mistyped --state finds
+				// nothing), and create nothing there.
+				return execute(c, e, p, func(_ context.Context, opts engine.Options) engine.Result {
+					opts.Events.Emit(event.Event{Time: time.Now().UTC(), Type: event.Notice,
+						Message: fmt.Sprintf("no checkpoint for plan %q in %s: nothing has run, nothing to roll back", p.Name, stateDir(c, p))})
+					return engine.Result{Outcome: engine.Completed}
+				})
 			}
 			store, err := openStore(c, p)
 			if err != nil {

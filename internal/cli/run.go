@@ -3,7 +3,9 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,7 +23,7 @@ func runCommand(e *env) *cli.Command {
 		Usage:     "execute the plan: checkpoint after each step, roll back automatically when a step fails",
 		ArgsUsage: "PLAN",
 		Flags: append(varFlags(), stateFlag(), jsonFlag(),
-			&cli.BoolFlag{Name: "dry-run", Usage: "only plan: the same as `cutover plan`"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "only plan, the same as the plan command: nothing is changed or written"},
 			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
 			&cli.StringSliceFlag{Name: "resolve", Usage: "settle a step a crash left started: `STEP=done|rerun` (repeatable)"},
 		),
@@ -69,7 +71,7 @@ func parseResolve(values []string, p *plan.Plan) (map[string]string, error) {
 func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engine.Options) engine.Result) error {
 	out := p.Secrets.Writer(e.stdout)
 	r := newRenderer(c.Bool("json"), out, isTerminal(e.stdout))
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(c, e)
 	defer stop()
 	res := op(ctx, engine.Options{Events: r, Confirm: confirmer(c, e), Command: "cutover"})
 	r.Close()
@@ -86,6 +88,41 @@ func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engi
 		msg = fmt.Errorf("rolled back: %w", res.Err)
 	}
 	return fail(code, redactErr(p, msg), strings.ReplaceAll(res.Next, "\n", "\ncutover: hint: "))
+}
+
+// interruptible returns a context that SIGINT or SIGTERM cancels. The first
+// signal is acknowledged on stderr, so that the "context canceled" the
+// current step then fails with is not mistaken for a bug or a timeout; later
+// ones are ignored (and said to be) until the engine has finished what must
+// not be cut short.
+func interruptible(c *cli.Context, e *env) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(c.Context)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				switch {
+				case n > 0:
+					fmt.Fprintf(e.stderr, "cutover: %s again: ignored until cutover has finished cleaning up\n", sig)
+				case c.Command.Name == "rollback":
+					fmt.Fprintf(e.stderr, "cutover: %s: stopping the rollback at the current compensation; `cutover rollback` continues it\n", sig)
+				default:
+					fmt.Fprintf(e.stderr, "cutover: %s: stopping the current step; before the point of no return, what the run changed is rolled back before cutover exits\n", sig)
+				}
+				cancel()
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 type redactedError struct{ msg string }
@@ -122,8 +159,12 @@ func confirmer(c *cli.Context, e *env) func(context.Context, string) (bool, erro
 		}
 		fmt.Fprintf(e.stderr, "%s [y/N] ", prompt)
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
-		if err != nil {
-			return false, err
+		if errors.Is(err, io.EOF) && strings.TrimSpace(line) == "" {
+			fmt.Fprintln(e.stderr)
+			return false, fmt.Errorf("no answer to %q: standard input was closed; pass --yes, or use an approve step with a flag file", prompt)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false, fmt.Errorf("reading the answer to %q: %w", prompt, err)
 		}
 		answer := strings.ToLower(strings.TrimSpace(line))
 		return answer == "y" || answer == "yes", nil

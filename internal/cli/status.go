@@ -27,11 +27,17 @@ func statusCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			out := p.Secrets.Writer(e.stdout)
+			if st == nil && c.Bool("json") {
+				// still JSON: a script reading .phase must not choke on prose
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]string{"plan": p.Name, "state_dir": stateDir(c, p), "phase": "not_started"})
+			}
 			if st == nil {
-				fmt.Fprintf(e.stdout, "no checkpoint for plan %q in %s: it has not run\n", p.Name, stateDir(c, p))
+				fmt.Fprintf(out, "no checkpoint for plan %q in %s: it has not run\n", p.Name, stateDir(c, p))
 				return nil
 			}
-			out := p.Secrets.Writer(e.stdout)
 			if c.Bool("json") {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")

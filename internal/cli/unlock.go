@@ -18,8 +18,12 @@ func unlockCommand(e *env) *cli.Command {
 		ArgsUsage: "LOCK_ID [PLAN]",
 		Flags:     append(varFlags(), stateFlag()),
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
-				return fail(ExitUsage, errors.New("unlock needs the lock's ID"), "cutover unlock LOCK_ID [PLAN]   (the ID is in the message that refused the run, and in `cutover status`)")
+			const usage = "cutover unlock LOCK_ID [PLAN]   (the ID is in the message that refused the run, and in `cutover status`)"
+			switch {
+			case c.NArg() == 0:
+				return fail(ExitUsage, errors.New("unlock needs the lock's ID"), usage)
+			case c.NArg() > 2:
+				return fail(ExitUsage, fmt.Errorf("unlock takes a lock ID and at most one plan file, got %d arguments", c.NArg()), usage)
 			}
 			dirs, err := lockDirs(c, e)
 			if err != nil {
@@ -39,7 +43,7 @@ func lockDirs(c *cli.Context, e *env) ([]string, error) {
 	if c.NArg() == 2 {
 		p, diags := plan.Load(c.Args().Get(1), plan.Options{Validating: true, Vars: c.StringSlice("var"), VarFiles: c.StringSlice("var-file")})
 		if diags.HasErrors() {
-			writeDiagnostics(e.stderr, p.Files, diags)
+			writeDiagnostics(p.Secrets.Writer(e.stderr), planSnippets(p), diags)
 			return nil, fail(ExitUsage, fmt.Errorf("cannot read %s", c.Args().Get(1)), "")
 		}
 		return []string{filepath.Join(p.Dir, ".cutover", p.Name)}, nil

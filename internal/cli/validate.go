@@ -17,8 +17,16 @@ func validateCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "%s is valid: plan %q, %d steps\n", p.File, p.Name, len(p.Steps))
+			fmt.Fprintf(e.stdout, "%s is valid: plan %q, %s\n", p.File, p.Name, plural(len(p.Steps), "step"))
 			return nil
 		},
 	}
+}
+
+// plural is "1 step", "2 steps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
