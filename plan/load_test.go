@@ -159,7 +159,7 @@ variable "token" {
 		{name: "not a number", opts: plan.Options{Vars: []string{`count="many"`}},
 			summary: "Invalid value for variable", detail: "not compatible with its type number", line: 2},
 		{name: "malformed -var", opts: plan.Options{Vars: []string{"count=1", "count"}},
-			summary: "Invalid -var option", detail: "is not of the form NAME=VALUE"},
+			summary: "Invalid -var option", detail: "characters, not shown) is not of the form NAME=VALUE"},
 		{name: "missing required", opts: plan.Options{},
 			summary: "No value for required variable", detail: "CUTOVER_VAR_count", line: 2},
 	}

@@ -119,8 +119,9 @@ func collectInputs(opts Options, p *parser) (map[string]rawInput, hcl.Diagnostic
 	for _, kv := range opts.Vars {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
+			// without "=" there is no telling the name from a secret
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid -var option",
-				Detail: fmt.Sprintf("The option %q is not of the form NAME=VALUE; for example -var region=eu-west-1.", redactOption(kv))})
+				Detail: fmt.Sprintf("A -var option (%d characters, not shown) is not of the form NAME=VALUE; for example -var region=eu-west-1.", len(kv))})
 			continue
 		}
 		inputs[name] = rawInput{text: val, source: "-var " + name}
@@ -128,12 +129,19 @@ func collectInputs(opts Options, p *parser) (map[string]rawInput, hcl.Diagnostic
 	return inputs, diags
 }
 
-// redactOption shows only the name of a malformed -var, never the value.
-func redactOption(kv string) string {
-	if len(kv) > 24 {
-		return kv[:0] + "(value not shown)"
+// literalExample is an example HCL literal of type t, for hints.
+func literalExample(t cty.Type) string {
+	switch {
+	case t == cty.Number:
+		return "3"
+	case t == cty.Bool:
+		return "true"
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		return `["a", "b"]`
+	case t.IsMapType() || t.IsObjectType():
+		return `{ name = "value" }`
 	}
-	return kv
+	return `"text"`
 }
 
 func readVarFile(path string, p *parser, inputs map[string]rawInput) hcl.Diagnostics {
@@ -227,12 +235,18 @@ func convertInput(d *variableDecl, in rawInput) (cty.Value, hcl.Diagnostics) {
 	case d.Type == cty.String || d.Type == cty.DynamicPseudoType:
 		val = cty.StringVal(in.text)
 	default:
+		// A -var or CUTOVER_VAR_ value of a non-string type is an HCL
+		// literal; its own diagnostics would quote it, and it may be a
+		// secret, so any problem gets one message that does not.
 		expr, pd := hclsyntax.ParseExpression([]byte(in.text), in.source, hcl.InitialPos)
+		if !pd.HasErrors() {
+			val, pd = expr.Value(nil)
+		}
 		if pd.HasErrors() {
 			return cty.UnknownVal(d.Type), hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid value for variable",
-				Detail: fmt.Sprintf("The value of %q from %s is not a valid %s expression.", d.Name, in.source, d.Type.FriendlyName()), Subject: d.DeclRange.Ptr()}}
+				Detail: fmt.Sprintf("The value of %q from %s is not a %s literal (value not shown): write it as in HCL, e.g. %s.",
+					d.Name, in.source, d.Type.FriendlyName(), literalExample(d.Type)), Subject: d.DeclRange.Ptr()}}
 		}
-		val, diags = expr.Value(nil)
 	}
 	if diags.HasErrors() {
 		return cty.UnknownVal(d.Type), diags
