@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -62,12 +63,20 @@ func (e *execution) preflight(ctx context.Context) error {
 	return fmt.Errorf("%w: nothing was changed; %s", ErrPreflight, strings.Join(failed, "; "))
 }
 
-// planStep runs one step's read-only Plan, a panic becoming an error.
+// errCannotAsk fails the preflight of a step that will ask the operator
+// when the run has no way to ask.
+var errCannotAsk = errors.New("asks the operator, and this run cannot ask (no terminal): pass --yes, or give the step a file to wait for")
+
+// planStep runs one step's read-only Plan, a panic becoming an error, and
+// fails a step that will ask the operator when the run cannot ask.
 func (e *execution) planStep(ctx context.Context, s *plan.Step) (actions []steps.Action, err error) {
 	rt := &runtime{e: e, step: s, dryRun: true}
 	err = protect(func() error {
 		actions, err = s.Impl.Plan(ctx, rt)
 		return err
 	})
+	if a, ok := s.Impl.(steps.Asker); err == nil && ok && a.Asks() && e.opts.Confirm == nil {
+		err = errCannotAsk
+	}
 	return actions, err
 }

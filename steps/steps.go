@@ -203,6 +203,14 @@ func Retry(ctx context.Context, deadline time.Time, interval time.Duration, fn f
 	}
 }
 
+// Asker is implemented by steps that may ask the operator through
+// Runtime.Confirm. When Asks is true and the run has no way to ask (no
+// terminal and no --yes), the engine refuses the run at preflight, before
+// anything changes, rather than fail the step half-way through the window.
+type Asker interface {
+	Asks() bool
+}
+
 // Releaser is implemented by drain steps: Release lets traffic back in. The
 // `resume` step calls it before the end of a plan; the rollback calls it
 // (through Undo) in phase 3. It must be idempotent.

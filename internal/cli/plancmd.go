@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -28,10 +30,21 @@ func planCommand(e *env) *cli.Command {
 	}
 }
 
+// previewNeverAsks is the Confirm of `cutover plan`, which runs no step.
+func previewNeverAsks(context.Context, string) (bool, error) {
+	return false, errors.New("cutover plan asks nothing")
+}
+
 // dryRun is `cutover plan` and `cutover run --dry-run`: it writes nothing.
+// A rehearsal checks that approve steps can be asked as the run would ask
+// them (a terminal, or --yes); `cutover plan` previews the plan, however
+// it will be run.
 func dryRun(c *cli.Context, e *env, p *plan.Plan) error {
 	out := p.Secrets.Writer(e.stdout)
-	opts := engine.Options{}
+	opts := engine.Options{Confirm: previewNeverAsks}
+	if c.Command.Name == "run" {
+		opts.Confirm = confirmer(c, e)
+	}
 	if c.Bool("json") {
 		opts.Events = newJSONRenderer(out)
 	}

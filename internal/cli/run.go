@@ -147,15 +147,16 @@ func exitCode(r engine.Result) int {
 }
 
 // confirmer answers approve steps: --yes, else a prompt when stdin is a
-// terminal, else a refusal that says how to approve.
+// terminal; with neither it is nil (no way to ask), and the engine refuses
+// at preflight a plan whose approve steps would ask.
 func confirmer(c *cli.Context, e *env) func(context.Context, string) (bool, error) {
 	yes := c.Bool("yes")
+	if !yes && !isTerminal(e.stdin) {
+		return nil // no way to ask: the engine refuses plans that would
+	}
 	return func(ctx context.Context, prompt string) (bool, error) {
 		if yes {
 			return true, nil
-		}
-		if !isTerminal(e.stdin) {
-			return false, fmt.Errorf("cannot ask %q: standard input is not a terminal; pass --yes, or use an approve step with a flag file", prompt)
 		}
 		fmt.Fprintf(e.stderr, "%s [y/N] ", prompt)
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')

@@ -48,6 +48,10 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 	return []steps.Action{{Summary: fmt.Sprintf("ask the operator: %s (or --yes)", s.Message)}}, nil
 }
 
+// Asks is true when the step asks at the terminal (no file): see
+// steps.Asker.
+func (s *Step) Asks() bool { return s.File == "" }
+
 // Apply waits for the approval.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 	if s.File != "" {
