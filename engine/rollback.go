@@ -79,7 +79,7 @@ func (e *execution) rollback(ctx context.Context, reason string, manual bool) Re
 	if err := e.save(); err != nil {
 		return Result{Outcome: RollbackFailed, Err: err}
 	}
-	e.emit(event.Event{Type: event.RollbackStart, Message: fmt.Sprintf("%s; %d compensations", reason, len(rb.Actions))})
+	e.emit(event.Event{Type: event.RollbackStart, Message: fmt.Sprintf("%s; %s", reason, plural(len(rb.Actions), "compensation"))})
 	err := rollback.Continue(ctx, e.plan, e.st, e, e)
 	if err != nil {
 		e.emit(event.Event{Type: event.RollbackEnd, Status: "failed", Message: err.Error()})

@@ -115,7 +115,7 @@ func (e *execution) startNew(ctx context.Context) (Result, bool) {
 	if err := e.save(); err != nil {
 		return Result{Outcome: Failed, Err: err}, true
 	}
-	e.emit(event.Event{Type: event.RunStart, Message: fmt.Sprintf("run %s of %s: %d steps", e.st.RunID, e.plan.Name, len(e.plan.Steps))})
+	e.emit(event.Event{Type: event.RunStart, Message: fmt.Sprintf("run %s of %s: %s", e.st.RunID, e.plan.Name, plural(len(e.plan.Steps), "step"))})
 	return Result{}, false
 }
 
@@ -170,7 +170,7 @@ func (e *execution) complete() Result {
 		return Result{Outcome: Failed, Err: err}
 	}
 	e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseCompleted), Elapsed: e.opts.now().Sub(e.st.StartedAt),
-		Message: fmt.Sprintf("%s completed: %d steps", e.plan.Name, len(e.plan.Steps))})
+		Message: fmt.Sprintf("%s completed: %s", e.plan.Name, plural(len(e.plan.Steps), "step"))})
 	return Result{Outcome: Completed, State: e.st, Next: e.hint("status " + e.planArg())}
 }
 
@@ -277,4 +277,12 @@ func (e *execution) onFailure(ctx context.Context, s *plan.Step, cause error) Re
 			Next: "fix the cause, then " + e.hint("run "+e.planArg()) + " to retry the step\n" + e.hint("rollback --accept-data-loss "+e.planArg()) + "   (only if losing the data written since then is acceptable)"}
 	}
 	return e.autoRollback(ctx, fmt.Errorf("step %s: %w", s.ID, cause))
+}
+
+// plural is "1 step", "2 steps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

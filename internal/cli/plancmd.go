@@ -62,7 +62,7 @@ func dryRun(c *cli.Context, e *env, p *plan.Plan) error {
 }
 
 func printPlan(w io.Writer, p *plan.Plan, plans []engine.StepPlan) {
-	fmt.Fprintf(w, "plan %q: %d steps", p.Name, len(p.Steps))
+	fmt.Fprintf(w, "plan %q: %s", p.Name, plural(len(p.Steps), "step"))
 	if p.Window > 0 {
 		fmt.Fprintf(w, ", window %s", p.Window)
 	}
