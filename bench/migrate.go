@@ -141,7 +141,7 @@ func (b *bench) runMigrateOn(ctx context.Context, st vaultStorage) error {
 		}{
 			{"raw", func() (*migrateResult, error) { return rawWrite(ctx, raw, "raw"+sfx, values, conc) }},
 			{"cutover", func() (*migrateResult, error) {
-				return b.cutoverMigrate(ctx, dir, v, "dst-cutover"+sfx, n, conc, round)
+				return b.cutoverMigrate(ctx, dir, v, "dst-cutover"+sfx, n, conc, st.name+"-"+strconv.Itoa(round))
 			}},
 			{"copy-pooled", dialsOf(&pooledDials, func() (*migrateResult, error) { return rawCopy(ctx, pooled, "diag-pooled"+sfx, n, conc) })},
 		} {
@@ -442,8 +442,8 @@ func countVault(ctx context.Context, c *vaultapi.Client, prefix string) (int, er
 
 // cutoverMigrate runs a migrate_keys plan in-process; the rate is over the
 // step's own time from state.json (the whole run, with preflight and plan
-// load, is recorded too).
-func (b *bench) cutoverMigrate(ctx context.Context, dir string, v *testenv.VaultServer, prefix string, n, conc, round int) (*migrateResult, error) {
+// load, is recorded too). label names the run's profile ("raft-1").
+func (b *bench) cutoverMigrate(ctx context.Context, dir string, v *testenv.VaultServer, prefix string, n, conc int, label string) (*migrateResult, error) {
 	pdir := filepath.Join(dir, prefix)
 	if err := os.MkdirAll(pdir, 0o700); err != nil {
 		return nil, err
@@ -474,7 +474,7 @@ step "migrate_keys" "copy" {
 `, v.Addr, migrateMount, conc, prefix)
 	port := v.Addr[strings.LastIndexByte(v.Addr, ':')+1:]
 	tw0 := timeWaitTo(port)
-	run, err := b.runPlan(ctx, pdir, src, []string{"vault_token=" + v.Token}, fmt.Sprintf("migrate_keys-%d", round))
+	run, err := b.runPlan(ctx, pdir, src, []string{"vault_token=" + v.Token}, "migrate_keys-"+label)
 	if err != nil {
 		return nil, err
 	}
