@@ -13,7 +13,6 @@ import (
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
 	"github.com/cutover/cutover/internal/testenv"
-	"github.com/cutover/cutover/providers/minio"
 	"github.com/cutover/cutover/steps/steptest"
 )
 
@@ -22,10 +21,7 @@ import (
 // through CAFile, as a plan's minio block does through ca_file.
 func startTLSMinIO(t testing.TB, key []byte) *server {
 	t.Helper()
-	m := testenv.MinIO(t, testenv.MinIOOptions{TLS: true, KMSEnv: testenv.StaticKeyEnv(keyName, key)})
-	cfg := &minio.Config{Name: "minio.test", Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
-		CAFile: m.CAFile}
-	return &server{MinIOServer: m, cfg: cfg, s3: m.S3Client(t)}
+	return startMinIOWith(t, testenv.MinIOOptions{TLS: true, KMSEnv: testenv.StaticKeyEnv(keyName, key)})
 }
 
 // putSSEC uploads n small SSE-C objects named by format and 0..n-1, each

@@ -45,8 +45,16 @@ type server struct {
 
 func startMinIO(t testing.TB, key []byte) *server {
 	t.Helper()
-	m := testenv.MinIO(t, testenv.MinIOOptions{KMSEnv: testenv.StaticKeyEnv(keyName, key)})
-	cfg := &minio.Config{Name: "minio.test", Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey}
+	return startMinIOWith(t, testenv.MinIOOptions{KMSEnv: testenv.StaticKeyEnv(keyName, key)})
+}
+
+// startMinIOWith starts MinIO with opts; the step's config trusts its CA
+// when it speaks TLS.
+func startMinIOWith(t testing.TB, opts testenv.MinIOOptions) *server {
+	t.Helper()
+	m := testenv.MinIO(t, opts)
+	cfg := &minio.Config{Name: "minio.test", Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey,
+		CAFile: m.CAFile}
 	return &server{MinIOServer: m, cfg: cfg, s3: m.S3Client(t)}
 }
 
