@@ -45,17 +45,24 @@ func dryRun(c *cli.Context, e *env, p *plan.Plan) error {
 	if c.Command.Name == "run" {
 		opts.Confirm = confirmer(c, e)
 	}
+	var js *jsonRenderer
 	if c.Bool("json") {
-		opts.Events = newJSONRenderer(out)
+		js = newJSONRenderer(out)
+		opts.Events = js
 	}
 	plans, err := engine.DryRun(c.Context, p, opts)
-	if !c.Bool("json") {
+	switch {
+	case js != nil && err != nil:
+		js.result("preflight_failed", ExitFailed, err, "")
+	case js != nil:
+		js.result("planned", ExitOK, nil, "cutover run "+p.File)
+	default:
 		printPlan(out, p, plans)
 	}
 	if err != nil {
 		return fail(ExitFailed, err, "fix what the preflight reports above; nothing was changed")
 	}
-	if !c.Bool("json") {
+	if js == nil {
 		fmt.Fprintf(out, "\nNothing was changed. To execute: cutover run %s\n", p.File)
 	}
 	return nil

@@ -46,9 +46,14 @@ type resultLine struct {
 }
 
 func (j *jsonRenderer) Result(r engine.Result, code int) {
-	out := resultLine{Time: time.Now().UTC(), Type: "result", Outcome: r.Outcome.String(), ExitCode: code, Next: r.Next}
-	if r.Err != nil {
-		out.Error = r.Err.Error()
+	j.result(r.Outcome.String(), code, r.Err, r.Next)
+}
+
+// result writes the result line: outcome, exit code, error, next command.
+func (j *jsonRenderer) result(outcome string, code int, err error, next string) {
+	out := resultLine{Time: time.Now().UTC(), Type: "result", Outcome: outcome, ExitCode: code, Next: next}
+	if err != nil {
+		out.Error = err.Error()
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
