@@ -81,7 +81,8 @@ func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 			Next: e.hint("rollback " + e.planArg())}, true
 	}
 	if err := e.checkUnchanged(); err != nil {
-		return Result{Outcome: Failed, State: st, Err: err, Next: e.hint("rollback " + e.planArg() + "   (with the plan and inputs of the interrupted run)")}, true
+		return Result{Outcome: Failed, State: st, Err: err, Next: "restore the plan file and the inputs of run " + st.RunID + ", then " +
+			e.hint("run "+e.planArg()) + " to resume it\nto roll it back instead: " + e.hint("rollback "+e.planArg()) + "   (with the plan and inputs of the interrupted run)"}, true
 	}
 	e.emit(event.Event{Type: event.RunResume, Message: fmt.Sprintf("resuming run %s from its checkpoint", st.RunID)})
 	return Result{}, false
