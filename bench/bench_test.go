@@ -317,16 +317,6 @@ func TestGeneratedPlanLoads(t *testing.T) {
 	}
 }
 
-func TestOwnDowntimePlanLoads(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "plan.hcl")
-	if err := os.WriteFile(path, []byte(ownDowntimePlan), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, diags := plan.Load(path, plan.Options{Validating: true, Environ: []string{}}); diags.HasErrors() {
-		t.Fatalf("the fallback downtime plan does not load: %s", diags.Error())
-	}
-}
-
 func TestRealisticState(t *testing.T) {
 	st := realisticState()
 	b, err := json.Marshal(st)

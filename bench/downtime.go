@@ -28,8 +28,8 @@ import (
 // readiness check alone took in the same run.
 
 const (
-	examplePlan  = "examples/minio-static-to-kes/plan.hcl"
-	staticKeyNam = "my-minio-key"
+	examplePlan   = "examples/minio-static-to-kes/plan.hcl"
+	staticKeyName = "my-minio-key"
 )
 
 var exampleBuckets = []string{"photos", "ledger", "logs"}
@@ -67,7 +67,7 @@ func (b *bench) newDowntimeRig(ctx context.Context, dir string, srv *servers) (*
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	m, err := testenv.StartMinIO(mkdir(dir, "minio"), testenv.MinIOOptions{KMSEnv: testenv.StaticKeyEnv(staticKeyNam, key)})
+	m, err := testenv.StartMinIO(mkdir(dir, "minio"), testenv.MinIOOptions{KMSEnv: testenv.StaticKeyEnv(staticKeyName, key)})
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (b *bench) newDowntimeRig(ctx context.Context, dir string, srv *servers) (*
 		"env_files": hclList(files...), "restart_command": hclList(m.RestartCommand()...),
 		"minio_endpoint": m.Endpoint, "minio_access_key": m.AccessKey, "minio_secret_key": m.SecretKey,
 		"buckets": hclList(exampleBuckets...), "kes_endpoint": k.Endpoint, "kes_api_key": k.APIKey, "kes_ca_file": k.CAFile,
-		"key_name": staticKeyNam, "vault_endpoint": v.Addr, "vault_engine": k.Engine, "vault_prefix": k.Prefix,
+		"key_name": staticKeyName, "vault_endpoint": v.Addr, "vault_engine": k.Engine, "vault_prefix": k.Prefix,
 		"vault_role_id": roleID, "vault_secret_id": secretID, "backup_file": filepath.Join(dir, "minio-keys.age"),
 		"backup_recipients": hclList(id.Recipient().String()), "backup_identity_file": idFile,
 		"kes_cli": filepath.Join(b.bin, "kes"),
@@ -163,7 +163,7 @@ func hclList(ss ...string) string {
 var variableDecl = regexp.MustCompile(`(?m)^variable\s+"([A-Za-z0-9_-]+)"`)
 
 // varsFor returns -var NAME=VALUE for the variables src declares and vars
-// has (the example plan is still evolving: pass only what it declares).
+// has (pass only what the example plan declares: it may change).
 func varsFor(src string, vars map[string]string) []string {
 	var out []string
 	for _, m := range variableDecl.FindAllStringSubmatch(src, -1) {
@@ -173,77 +173,6 @@ func varsFor(src string, vars map[string]string) []string {
 	}
 	return out
 }
-
-// ownDowntimePlan is the plan the section falls back to when the example
-// plan is missing or does not run: the same window (import the key into
-// KES before it; freeze, env, restart, ready, read objects, resume).
-const ownDowntimePlan = `cutover "bench-downtime" {
-  window             = "30m"
-  point_of_no_return = step.resume.s3
-}
-variable "env_files" { type = list(string) }
-variable "restart_command" { type = list(string) }
-variable "minio_endpoint" {}
-variable "minio_access_key" {}
-variable "minio_secret_key" { sensitive = true }
-variable "buckets" { type = list(string) }
-variable "kes_endpoint" {}
-variable "kes_api_key" { sensitive = true }
-variable "kes_ca_file" {}
-variable "key_name" {}
-kms "local" {
-  type     = "minio_static"
-  env_file = var.env_files[0]
-}
-kms "kes" {
-  type     = "kes"
-  endpoint = var.kes_endpoint
-  api_key  = var.kes_api_key
-  ca_file  = var.kes_ca_file
-}
-minio "prod" {
-  endpoint   = var.minio_endpoint
-  access_key = var.minio_access_key
-  secret_key = var.minio_secret_key
-}
-step "migrate_keys" "to_kes" {
-  from = kms.local
-  to   = kms.kes
-  delete_created_on_rollback = true
-}
-step "drain" "s3" {
-  minio   = minio.prod
-  timeout = "1m"
-}
-step "env" "kms" {
-  files = var.env_files
-  set = {
-    MINIO_KMS_KES_ENDPOINT = var.kes_endpoint
-    MINIO_KMS_KES_KEY_NAME = var.key_name
-    MINIO_KMS_KES_API_KEY  = var.kes_api_key
-    MINIO_KMS_KES_CAPATH   = var.kes_ca_file
-  }
-  unset = ["MINIO_KMS_SECRET_KEY"]
-}
-step "restart" "minio" {
-  command = var.restart_command
-  timeout = "2m"
-}
-step "health_check" "ready" {
-  minio    = minio.prod
-  kms_key  = var.key_name
-  interval = "500ms"
-  timeout  = "2m"
-}
-step "validate_objects" "all" {
-  minio   = minio.prod
-  buckets = var.buckets
-  sample  = 1000
-}
-step "resume" "s3" {
-  drain = step.drain.s3
-}
-`
 
 func (b *bench) runDowntime(ctx context.Context) error {
 	dir, err := b.dir("downtime")
@@ -256,33 +185,17 @@ func (b *bench) runDowntime(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	which, src := examplePlan, ""
-	if data, err := os.ReadFile(filepath.Join(b.root, examplePlan)); err == nil {
-		src = string(data)
-	} else {
-		b.report.Note("downtime: %s does not exist (%v); measured on bench/downtime.go's own plan of the same window", examplePlan, err)
+	data, err := os.ReadFile(filepath.Join(b.root, examplePlan))
+	if err != nil {
+		return err
 	}
-	var run *planRun
-	if src != "" {
-		b.logf("downtime: running %s", examplePlan)
-		run, err = b.runPlan(ctx, mkdir(dir, "example"), src, varsFor(src, rig.vars), "downtime")
-		if err != nil {
-			b.report.Note("downtime: %s did not complete (%v); measured on bench/downtime.go's own plan instead", examplePlan, err)
-			b.logf("downtime: example failed: %v", err)
-			run = nil
-		}
+	src := string(data)
+	b.logf("downtime: running %s", examplePlan)
+	run, err := b.runPlan(ctx, mkdir(dir, "example"), src, varsFor(src, rig.vars), "downtime")
+	if err != nil {
+		return fmt.Errorf("%s did not complete: %w", examplePlan, err)
 	}
-	if run == nil {
-		// the failed example rolled back (or never started): MinIO is on
-		// its static key again, KES without the key
-		which = "bench/downtime.go ownDowntimePlan"
-		b.logf("downtime: running the bench's own plan")
-		run, err = b.runPlan(ctx, mkdir(dir, "own"), ownDowntimePlan, varsFor(ownDowntimePlan, rig.vars), "downtime")
-		if err != nil {
-			return err
-		}
-	}
-	return b.reportDowntime(ctx, run, which, rig)
+	return b.reportDowntime(ctx, run, examplePlan, rig)
 }
 
 // reportDowntime reads the window from state.json: drain start to resume
