@@ -13,11 +13,15 @@ import (
 // pollInterval is how often Restart and Stop look at D/status.
 const pollInterval = 50 * time.Millisecond
 
+// settle is how long a new child must stay up for Restart to call the
+// restart done: a child that exits within it "exits at once".
+const settle = 200 * time.Millisecond
+
 // Restart asks the supervisor running in dir to restart its child
-// (SIGHUP) and waits until the new child is started. It returns an
-// error, with the reason, if no supervisor runs there, if the new child
-// cannot be started or exits at once, or if nothing happens within
-// timeout.
+// (SIGHUP) and waits until the new child is started and has stayed up for
+// settle. It returns an error, with the reason, if no supervisor runs
+// there, if the new child cannot be started or exits within settle, or if
+// nothing happens within timeout.
 func Restart(dir string, timeout time.Duration) error {
 	pid, err := alivePID(dir)
 	if err != nil {
@@ -31,7 +35,7 @@ func Restart(dir string, timeout time.Duration) error {
 	for {
 		st, err := ReadStatus(dir)
 		if err == nil && st.Generation > before.Generation {
-			return restartOutcome(dir, st)
+			return restartOutcome(dir, settled(dir, st))
 		}
 		if !ProcessAlive(pid) {
 			return fmt.Errorf("supervisor (pid %d) in %s exited during restart", pid, dir)
@@ -41,6 +45,20 @@ func Restart(dir string, timeout time.Duration) error {
 		}
 		time.Sleep(pollInterval)
 	}
+}
+
+// settled waits settle after a new child was seen started and returns
+// its status then, or the status that ended it sooner.
+func settled(dir string, st Status) Status {
+	for end := time.Now().Add(settle); st.State == Running && time.Now().Before(end); {
+		time.Sleep(min(pollInterval, time.Until(end)))
+		now, err := ReadStatus(dir)
+		if err != nil || now.Generation != st.Generation {
+			break
+		}
+		st = now
+	}
+	return st
 }
 
 // restartOutcome turns the status of a new start into Restart's result.
