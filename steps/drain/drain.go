@@ -1,5 +1,5 @@
 // Package drain is the `drain` step: stop new work before keys change. It
-// has two modes, exactly one of which a step sets:
+// has three modes, exactly one of which a step sets:
 //
 //   - HTTP: `pause_url` and `resume_url` (and optionally `inflight_url`).
 //     Apply calls the pause endpoint, then polls an in-flight count until it
@@ -9,6 +9,11 @@
 //     (ServiceUnfreezeV2) until requests are served again. A frozen MinIO
 //     holds new S3 requests (it does not refuse them) and lets requests
 //     already being served finish. A restart of MinIO ends the freeze.
+//   - Command: `pause_command` and `resume_command` (and optionally
+//     `inflight_command`), for services drained by a CLI (systemctl,
+//     kubectl, an app's own control tool). Apply runs the pause command,
+//     then runs the in-flight command until it prints 0 or the step times
+//     out; Release runs the resume command.
 //
 // Release runs from a `resume` step, or (through Undo) in phase 3 of a
 // rollback. A drain starts the maintenance window.
@@ -30,11 +35,13 @@ func init() {
 	steps.Register(steps.Type{Name: "drain", Kind: steps.KindDrain, Idempotent: true, Downtime: true, Decode: decode})
 }
 
-// DefaultTimeout bounds the wait for in-flight work (HTTP) or for the
-// freeze call (MinIO) when the step sets no timeout.
+// DefaultTimeout bounds the wait for in-flight work (HTTP), the freeze call
+// (MinIO), or the pause, the wait and the resume (command) when the step sets
+// no timeout.
 const DefaultTimeout = 5 * time.Minute
 
-// Config is the body of a drain step: the HTTP attributes, or MinIO.
+// Config is the body of a drain step: the HTTP attributes, MinIO, or the
+// command attributes.
 type Config struct {
 	PauseURL      string            `hcl:"pause_url,optional"`      // HTTP: called by Apply
 	ResumeURL     string            `hcl:"resume_url,optional"`     // HTTP: called by Release
@@ -42,10 +49,14 @@ type Config struct {
 	InflightField string            `hcl:"inflight_field,optional"` // HTTP: dotted JSON field of the count (default "inflight")
 	Method        string            `hcl:"method,optional"`         // HTTP: of the pause and resume calls (default POST)
 	Headers       map[string]string `hcl:"headers,optional"`        // HTTP: sent with every call
-	PollInterval  string            `hcl:"poll_interval,optional"`  // HTTP: between in-flight reads (default 500ms)
+	PollInterval  string            `hcl:"poll_interval,optional"`  // HTTP and command: between in-flight reads (default 500ms)
 	CAFile        string            `hcl:"ca_file,optional"`        // HTTP: PEM CAs for https
 	// MinIO is a reference to a minio block: the MinIO mode.
 	MinIO hcl.Expression `hcl:"minio,optional"`
+	// The command mode: argv lists, run without a shell.
+	PauseCommand    []string `hcl:"pause_command,optional"`    // command: run by Apply
+	ResumeCommand   []string `hcl:"resume_command,optional"`   // command: run by Release
+	InflightCommand []string `hcl:"inflight_command,optional"` // command: prints the in-flight count, run until it prints 0
 }
 
 // httpAttrs are the attributes of the HTTP mode, in the order diagnostics
@@ -62,20 +73,43 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	var c Config
 	diags := dc.DecodeBody(body, &c)
 	attrs := hcldecode.Attributes(body, &c)
-	if c.MinIO != nil {
+	switch {
+	case c.MinIO != nil:
 		return decodeFreeze(c.MinIO, attrs, dc, diags)
-	}
-	if attrs["pause_url"] == nil && attrs["resume_url"] == nil {
+	case commandMode(attrs):
+		return decodeCommand(c, attrs, body, dc, diags)
+	case attrs["pause_url"] == nil && attrs["resume_url"] == nil:
 		r := body.MissingItemRange()
 		return &Step{Config: c}, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing drain target",
-			Detail:  "A drain step needs either minio = minio.<name> (freeze a MinIO deployment) or pause_url and resume_url (an HTTP service).",
+			Detail: "A drain step needs either minio = minio.<name> (freeze a MinIO deployment), or pause_url and resume_url " +
+				"(an HTTP service), or pause_command and resume_command (a service drained by a command).",
 			Subject: &r})
 	}
 	return decodeHTTP(c, attrs, body, dc, diags)
 }
 
-// decodeHTTP finishes an HTTP drain: defaults, both URLs, poll_interval.
+// commandMode reports whether a drain without minio is in the command mode:
+// it sets pause_command or resume_command, or inflight_command without the
+// HTTP mode's URLs (the HTTP mode reports an inflight_command beside them).
+func commandMode(attrs hcl.Attributes) bool {
+	return anySet(attrs, []string{"pause_command", "resume_command"}) ||
+		(attrs["inflight_command"] != nil && !anySet(attrs, []string{"pause_url", "resume_url"}))
+}
+
+// anySet reports whether any of names is set in attrs.
+func anySet(attrs hcl.Attributes, names []string) bool {
+	for _, name := range names {
+		if attrs[name] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeHTTP finishes an HTTP drain: defaults, both URLs, poll_interval, no
+// command attributes.
 func decodeHTTP(c Config, attrs hcl.Attributes, body hcl.Body, dc *hcldecode.Context, diags hcl.Diagnostics) (steps.Step, hcl.Diagnostics) {
+	diags = append(diags, conflicts(attrs, commandAttrs, commandHTTPConflict)...)
 	s := &Step{Config: c, interval: 500 * time.Millisecond}
 	if s.Method == "" {
 		s.Method = http.MethodPost
@@ -92,25 +126,50 @@ func decodeHTTP(c Config, attrs hcl.Attributes, body hcl.Body, dc *hcldecode.Con
 		}
 	}
 	if s.PollInterval != "" {
-		d, err := time.ParseDuration(s.PollInterval)
-		if err != nil || d <= 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid poll_interval",
-				Detail: fmt.Sprintf("poll_interval %q is not a positive duration such as \"500ms\".", s.PollInterval), Subject: body.MissingItemRange().Ptr()})
+		d, diag := pollInterval(s.PollInterval, body)
+		if diag != nil {
+			diags = append(diags, diag)
 		}
 		s.interval = d
 	}
 	return s, diags
 }
 
-// decodeFreeze builds a MinIO drain; HTTP attributes beside minio are errors.
+// pollInterval parses a set poll_interval; the diagnostic is non-nil when it
+// is not a positive duration.
+func pollInterval(value string, body hcl.Body) (time.Duration, *hcl.Diagnostic) {
+	d, err := time.ParseDuration(value)
+	if err != nil || d <= 0 {
+		return d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid poll_interval",
+			Detail: fmt.Sprintf("poll_interval %q is not a positive duration such as \"500ms\".", value), Subject: body.MissingItemRange().Ptr()}
+	}
+	return d, nil
+}
+
+// decodeFreeze builds a MinIO drain; HTTP or command attributes beside minio
+// are errors.
 func decodeFreeze(expr hcl.Expression, attrs hcl.Attributes, dc *hcldecode.Context, diags hcl.Diagnostics) (steps.Step, hcl.Diagnostics) {
-	for _, name := range httpAttrs {
-		if a := attrs[name]; a != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting drain modes",
-				Detail:  fmt.Sprintf("A drain step sets either minio (freeze a MinIO deployment) or the HTTP attributes, not both; remove %s or minio.", name),
-				Subject: a.NameRange.Ptr(), Context: a.Range.Ptr()})
-		}
+	for _, mode := range []struct {
+		what  string
+		names []string
+	}{{"HTTP", httpAttrs}, {"command", commandAttrs}} {
+		diags = append(diags, conflicts(attrs, mode.names,
+			"A drain step sets either minio (freeze a MinIO deployment) or the "+mode.what+" attributes, not both; remove %s or minio.")...)
 	}
 	cfg, d := minio.Resolve(dc, expr, "minio")
 	return &FreezeStep{MinIO: cfg}, append(diags, d...)
+}
+
+// conflicts returns a "Conflicting drain modes" diagnostic for each of names
+// set in attrs, pointing at the attribute; detail is a format with one %s,
+// the attribute's name.
+func conflicts(attrs hcl.Attributes, names []string, detail string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range names {
+		if a := attrs[name]; a != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting drain modes",
+				Detail: fmt.Sprintf(detail, name), Subject: a.NameRange.Ptr(), Context: a.Range.Ptr()})
+		}
+	}
+	return diags
 }

@@ -1,0 +1,379 @@
+package drain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cutover/cutover/internal/command"
+	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/steps"
+	"github.com/cutover/cutover/steps/execstep"
+)
+
+// commandAttrs are the attributes only the command mode sets, in the order
+// diagnostics name them (the two required ones first). poll_interval is
+// shared with the HTTP mode.
+var commandAttrs = []string{"pause_command", "resume_command", "inflight_command"}
+
+// commandHTTPConflict is the detail of a diagnostic on an attribute of the
+// HTTP mode set beside the command mode's, or the other way round.
+const commandHTTPConflict = "A drain step either runs commands (pause_command, resume_command) or calls an HTTP service (pause_url, resume_url), not both; remove %s."
+
+// httpOnlyAttrs are the HTTP attributes the command mode does not share.
+var httpOnlyAttrs = []string{"pause_url", "resume_url", "inflight_url", "inflight_field", "method", "headers", "ca_file"}
+
+// CommandStep drains a service by running commands: pause_command in Apply,
+// then inflight_command (if set) until it prints 0, and resume_command in
+// Release. Commands run without a shell, in the plan's directory, in their
+// own process group; their output goes to the step's log.
+//
+// inflight_command must print the count (a non-negative integer, spaces
+// around it ignored) and nothing else: its stdout and stderr are read as one
+// stream, as internal/command delivers them. Each read is bounded by
+// countTimeout, as each call of the HTTP mode is by its client.
+//
+// resume_command must be safe to run more than once and when the service is
+// not paused: Release runs it again when a rollback or a resume is retried,
+// and Undo runs it when Apply stopped before the pause took effect.
+type CommandStep struct {
+	pause, resume, inflight argv // inflight has no args when unset
+	interval                time.Duration
+	dir                     string
+}
+
+// argv is a command line and which of its arguments come from sensitive
+// values (shown as secret.Mask wherever the command is displayed).
+type argv struct {
+	args      []string
+	sensitive []bool // nil when no argument is sensitive
+}
+
+// commandUndo is the compensation record saved before the pause.
+type commandUndo struct {
+	Resume string `json:"resume"` // the release command, as displayed
+}
+
+// decodeCommand builds a command drain: both commands, non-empty argv, no
+// HTTP attributes beside them.
+func decodeCommand(c Config, attrs hcl.Attributes, body hcl.Body, dc *hcldecode.Context, diags hcl.Diagnostics) (steps.Step, hcl.Diagnostics) {
+	diags = append(diags, conflicts(attrs, httpOnlyAttrs, commandHTTPConflict)...)
+	diags = append(diags, missingCommands(attrs, body)...)
+	s := &CommandStep{interval: 500 * time.Millisecond, dir: dc.BaseDir}
+	var d hcl.Diagnostics
+	s.pause, d = decodeArgv(attrs["pause_command"], c.PauseCommand, dc)
+	diags = append(diags, d...)
+	s.resume, d = decodeArgv(attrs["resume_command"], c.ResumeCommand, dc)
+	diags = append(diags, d...)
+	s.inflight, d = decodeArgv(attrs["inflight_command"], c.InflightCommand, dc)
+	diags = append(diags, d...)
+	if c.PollInterval != "" {
+		var diag *hcl.Diagnostic
+		if s.interval, diag = pollInterval(c.PollInterval, body); diag != nil {
+			diags = append(diags, diag)
+		}
+	}
+	return s, diags
+}
+
+// missingCommands reports pause_command or resume_command not set.
+func missingCommands(attrs hcl.Attributes, body hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range []string{"pause_command", "resume_command"} {
+		if attrs[name] == nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+				Detail: fmt.Sprintf("A command drain needs both pause_command and resume_command; %s is missing.", name), Subject: body.MissingItemRange().Ptr()})
+		}
+	}
+	return diags
+}
+
+// decodeArgv checks a command attribute: set to an empty list (or to null)
+// is an error, as is an empty program name; it also records which arguments
+// are sensitive. Values that are unknown (under validate) or did not
+// evaluate (already reported) are left alone.
+func decodeArgv(a *hcl.Attribute, args []string, dc *hcldecode.Context) (argv, hcl.Diagnostics) {
+	if a == nil {
+		return argv{}, nil
+	}
+	v, diags := a.Expr.Value(dc.Eval)
+	if diags.HasErrors() || !v.IsWhollyKnown() {
+		return argv{args: args}, nil
+	}
+	empty := v.IsNull() || (v.CanIterateElements() && v.LengthInt() == 0)
+	if empty || (len(args) > 0 && args[0] == "") {
+		return argv{}, hcl.Diagnostics{hcldecode.AttrError("Empty command",
+			fmt.Sprintf("%s must name a program and its arguments, such as [\"appctl\", \"pause\"].", a.Name), a)}
+	}
+	return argv{args: args, sensitive: sensitiveArgs(v, len(args))}, nil
+}
+
+// sensitiveArgs reports which of a list value's n elements carry the
+// sensitive mark (all of them when the list as a whole does); nil when none.
+func sensitiveArgs(v cty.Value, n int) []bool {
+	if !v.ContainsMarked() {
+		return nil
+	}
+	_, marks := v.UnmarkDeepWithPaths()
+	mask := make([]bool, n)
+	for _, pvm := range marks {
+		if _, ok := pvm.Marks[hcldecode.SensitiveMark]; !ok {
+			continue
+		}
+		if i, ok := elementIndex(pvm.Path); ok && i < n {
+			mask[i] = true
+			continue
+		}
+		for i := range mask { // the whole list, or a part we cannot place
+			mask[i] = true
+		}
+	}
+	return mask
+}
+
+// elementIndex is the list index a value path starts with.
+func elementIndex(path []cty.PathStep) (int, bool) {
+	if len(path) == 0 {
+		return 0, false
+	}
+	step, ok := path[0].(cty.IndexStep)
+	if !ok || step.Key.Type() != cty.Number {
+		return 0, false
+	}
+	i, acc := step.Key.AsBigFloat().Int64()
+	return int(i), acc == big.Exact && i >= 0
+}
+
+// set reports whether the command was given.
+func (c argv) set() bool { return len(c.args) > 0 }
+
+// display returns the arguments with the sensitive ones masked.
+func (c argv) display() []string {
+	out := append([]string(nil), c.args...)
+	for i, s := range c.sensitive {
+		if s && i < len(out) {
+			out[i] = secret.Mask
+		}
+	}
+	return out
+}
+
+// String renders the command line for plans, logs and errors, sensitive
+// arguments masked.
+func (c argv) String() string { return execstep.Describe(c.display(), nil) }
+
+// preflight checks that the program can be found, without running it. A
+// relative path with a slash is resolved from dir, where the command runs.
+func (c argv) preflight(dir string) error {
+	prog := c.args[0]
+	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
+		prog = filepath.Join(dir, prog)
+	}
+	if _, err := exec.LookPath(prog); err != nil {
+		return fmt.Errorf("command %s: program not found: %w", c, c.maskProgram(err))
+	}
+	return nil
+}
+
+// run runs the command in dir with its output going to out; a failure's
+// error shows the command line masked.
+func (c argv) run(ctx context.Context, dir string, out io.Writer) error {
+	err := command.Run(ctx, command.Spec{Argv: c.args, Dir: dir, Output: out})
+	var ce *command.Error
+	if errors.As(err, &ce) {
+		ce.Argv, ce.Err = c.display(), c.maskProgram(ce.Err)
+	}
+	return err
+}
+
+// maskProgram hides a sensitive program name in err's text (os/exec quotes
+// the name it could not find or start).
+func (c argv) maskProgram(err error) error {
+	if err == nil || len(c.sensitive) == 0 || !c.sensitive[0] {
+		return err
+	}
+	return maskedError{err: err, text: strings.ReplaceAll(err.Error(), c.args[0], secret.Mask)}
+}
+
+// maskedError is err with a text that hides a secret; it still unwraps to err.
+type maskedError struct {
+	err  error
+	text string
+}
+
+// Error returns the masked text.
+func (e maskedError) Error() string { return e.text }
+
+// Unwrap returns the error whose text is masked.
+func (e maskedError) Unwrap() error { return e.err }
+
+// Plan checks that the commands' programs exist, reads the in-flight count
+// once when inflight_command is set (as the HTTP mode reads its in-flight
+// URL), and lists the commands. It never runs pause_command or
+// resume_command.
+func (s *CommandStep) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
+	for _, c := range []argv{s.pause, s.resume, s.inflight} {
+		if c.set() {
+			if err := c.preflight(s.dir); err != nil {
+				return nil, err
+			}
+		}
+	}
+	actions := []steps.Action{{Summary: "pause: run " + s.pause.String()}}
+	if s.inflight.set() {
+		n, err := s.count(ctx, rt)
+		if err != nil {
+			return nil, fmt.Errorf("read in-flight count: %w", err)
+		}
+		actions = append(actions, steps.Action{Summary: fmt.Sprintf("wait until %s prints 0 in flight (now %d)", s.inflight, n)})
+	}
+	return append(actions, steps.Action{Summary: "on rollback or resume: " + s.DescribeRelease()}), nil
+}
+
+// Apply records the compensation, runs the pause command, and runs the
+// in-flight command until it prints 0. The whole is bounded by the step's
+// timeout (DefaultTimeout without one). Re-running it pauses again, which a
+// pause command must accept.
+func (s *CommandStep) Apply(ctx context.Context, rt steps.Runtime) error {
+	if err := rt.SaveUndo(commandUndo{Resume: s.resume.String()}); err != nil {
+		return err
+	}
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	if err := s.pause.run(ctx, s.dir, rt.Output()); err != nil {
+		return fmt.Errorf("pause: %w", err)
+	}
+	if !s.inflight.set() {
+		rt.SetSummary("paused")
+		return nil
+	}
+	return s.waitZero(ctx, rt)
+}
+
+// waitZero polls the in-flight count until it is 0 or ctx ends; like the
+// HTTP mode, an unreadable count is read again until then. The error says
+// how many were in flight at the last read, or why the last read failed; a
+// read the end of ctx cut short says nothing, so the one before it stands.
+func (s *CommandStep) waitZero(ctx context.Context, rt steps.Runtime) error {
+	start, first := time.Now(), int64(-1)
+	var stop error // what a wait ending now reports
+	for {
+		n, err := s.count(ctx, rt)
+		switch {
+		case err != nil && ctx.Err() != nil && stop != nil:
+			return stop
+		case err != nil:
+			stop = fmt.Errorf("in-flight count unreadable: %w", err)
+		default:
+			if first < 0 {
+				first = n
+			}
+			rt.Progress(steps.Progress{Done: first - n, Total: first, Unit: "in flight"})
+			if n == 0 {
+				rt.SetOutput("drained", fmt.Sprint(first))
+				rt.SetSummary(fmt.Sprintf("paused; %d in flight drained in %s", first, time.Since(start).Round(time.Millisecond)))
+				return nil
+			}
+			stop = fmt.Errorf("%d still in flight when the drain timed out", n)
+		}
+		select {
+		case <-ctx.Done():
+			return stop
+		case <-time.After(s.interval):
+		}
+	}
+}
+
+// countTimeout bounds one run of the in-flight command, as the HTTP mode's
+// client bounds each of its calls.
+const countTimeout = 30 * time.Second
+
+// count runs the in-flight command once and parses what it printed.
+func (s *CommandStep) count(ctx context.Context, rt steps.Runtime) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, countTimeout)
+	defer cancel()
+	out := &limitedBuffer{limit: maxCountOutput}
+	if err := s.inflight.run(ctx, s.dir, io.MultiWriter(out, rt.Output())); err != nil {
+		return 0, err
+	}
+	if out.truncated {
+		return 0, fmt.Errorf("in-flight command output is longer than %d bytes, not a count: %s", maxCountOutput, excerpt(out.buf.Bytes()))
+	}
+	return parseCount(out.buf.Bytes())
+}
+
+// parseCount reads a non-negative integer, spaces around it ignored.
+func parseCount(out []byte) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("in-flight command output is not a count: %s", excerpt(out))
+	}
+	return n, nil
+}
+
+// excerptLen is the most of a command's output an error quotes.
+const excerptLen = 64
+
+// excerpt quotes the start of out, its runs of spaces and newlines collapsed.
+func excerpt(out []byte) string {
+	s := strings.Join(strings.Fields(string(out)), " ")
+	if len(s) > excerptLen {
+		return strconv.Quote(s[:excerptLen]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// maxCountOutput is the most of the in-flight command's output kept for
+// parsing; more is not a count.
+const maxCountOutput = 4096
+
+// limitedBuffer keeps the first limit bytes written to it.
+type limitedBuffer struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	limit     int
+	truncated bool
+}
+
+// Write keeps what fits and notes that the rest was dropped; it never fails.
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.limit - b.buf.Len(); len(p) > room {
+		b.buf.Write(p[:max(room, 0)])
+		b.truncated = true
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+// Undo releases the drain (phase 3 of a rollback).
+func (s *CommandStep) Undo(ctx context.Context, rt steps.Runtime) error { return s.Release(ctx, rt) }
+
+// Release runs the resume command, bounded by the step's timeout
+// (DefaultTimeout without one). It is as idempotent as that command, which
+// must be safe to run twice and on a service that is not paused.
+func (s *CommandStep) Release(ctx context.Context, rt steps.Runtime) error {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	if err := s.resume.run(ctx, s.dir, rt.Output()); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	return nil
+}
+
+// DescribeRelease says what Release runs, sensitive arguments masked.
+func (s *CommandStep) DescribeRelease() string { return "run " + s.resume.String() }
