@@ -260,41 +260,7 @@ func (s *CommandStep) Apply(ctx context.Context, rt steps.Runtime) error {
 		rt.SetSummary("paused")
 		return nil
 	}
-	return s.waitZero(ctx, rt)
-}
-
-// waitZero polls the in-flight count until it is 0 or ctx ends; like the
-// HTTP mode, an unreadable count is read again until then. The error says
-// how many were in flight at the last read, or why the last read failed; a
-// read the end of ctx cut short says nothing, so the one before it stands.
-func (s *CommandStep) waitZero(ctx context.Context, rt steps.Runtime) error {
-	start, first := time.Now(), int64(-1)
-	var stop error // what a wait ending now reports
-	for {
-		n, err := s.count(ctx, rt)
-		switch {
-		case err != nil && ctx.Err() != nil && stop != nil:
-			return stop
-		case err != nil:
-			stop = fmt.Errorf("in-flight count unreadable: %w", err)
-		default:
-			if first < 0 {
-				first = n
-			}
-			rt.Progress(steps.Progress{Done: first - n, Total: first, Unit: "in flight"})
-			if n == 0 {
-				rt.SetOutput("drained", fmt.Sprint(first))
-				rt.SetSummary(fmt.Sprintf("paused; %d in flight drained in %s", first, time.Since(start).Round(time.Millisecond)))
-				return nil
-			}
-			stop = fmt.Errorf("%d still in flight when the drain timed out", n)
-		}
-		select {
-		case <-ctx.Done():
-			return stop
-		case <-time.After(s.interval):
-		}
-	}
+	return waitZero(ctx, rt, s.interval, func(ctx context.Context) (int64, error) { return s.count(ctx, rt) })
 }
 
 // countTimeout bounds one run of the in-flight command, as the HTTP mode's

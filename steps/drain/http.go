@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/steps"
@@ -40,33 +39,7 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
-	return s.waitZero(ctx, rt)
-}
-
-func (s *Step) waitZero(ctx context.Context, rt steps.Runtime) error {
-	start, first := time.Now(), int64(-1)
-	for {
-		n, err := s.inflight(ctx)
-		if err == nil {
-			if first < 0 {
-				first = n
-			}
-			rt.Progress(steps.Progress{Done: first - n, Total: first, Unit: "in flight"})
-			if n == 0 {
-				rt.SetOutput("drained", fmt.Sprint(first))
-				rt.SetSummary(fmt.Sprintf("paused; %d in flight drained in %s", first, time.Since(start).Round(time.Millisecond)))
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return fmt.Errorf("in-flight count unreadable: %w", err)
-			}
-			return fmt.Errorf("%d still in flight when the drain timed out", n)
-		case <-time.After(s.interval):
-		}
-	}
+	return waitZero(ctx, rt, s.interval, s.inflight)
 }
 
 // Undo releases the drain (phase 3 of a rollback).
