@@ -9,11 +9,12 @@ import (
 )
 
 // clashOnce makes the next pickPort return a port that is taken, then
-// behave again. It restores pickPort at the end of t.
+// behave again. It restores pickPort at the end of t. The next port up is
+// free, so that freePortPair (Vault binds p and p+1) takes the bait
+// rather than skipping it.
 func clashOnce(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, "listen", err)
+	ln := listenBelowFree(t)
 	t.Cleanup(func() { ln.Close() })
 	taken := ln.Addr().(*net.TCPAddr).Port
 	first := true
@@ -26,6 +27,23 @@ func clashOnce(t *testing.T) int {
 	}
 	t.Cleanup(func() { pickPort = freePort })
 	return taken
+}
+
+// listenBelowFree listens on a loopback port p whose p+1 is free.
+func listenBelowFree(t *testing.T) net.Listener {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		must(t, "listen", err)
+		next, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port+1))
+		if err == nil {
+			next.Close()
+			return ln
+		}
+		ln.Close()
+	}
+	t.Fatal("no loopback port with a free port above it")
+	return nil
 }
 
 // checkRetried checks that the server ended up elsewhere and that its
