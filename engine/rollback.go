@@ -107,7 +107,7 @@ func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *pl
 		}
 		return protect(func() error { return c.Cleanup(ctx, rt) })
 	case s.Rollback != nil && len(s.Rollback.Command) > 0:
-		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Dir: e.plan.Dir, Output: rt.Output()})
+		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Secret: s.Rollback.Secret, Dir: e.plan.Dir, Output: rt.Output()})
 	default:
 		return e.undo(ctx, s, rt)
 	}

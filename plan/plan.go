@@ -82,6 +82,9 @@ type Step struct {
 type RollbackOverride struct {
 	// Command, if set, runs instead of the step type's own compensation.
 	Command []string
+	// Secret marks the arguments of Command that come from sensitive
+	// values: they are shown masked (see command.Describe).
+	Secret []bool
 	// Skip leaves the step out of the rollback altogether.
 	Skip bool
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -130,8 +131,10 @@ func (l *loader) decodeCommon(s *Step, content *hcl.BodyContent) hcl.Diagnostics
 			continue
 		}
 		var r rollbackBlock
-		diags = append(diags, l.decodeContext().DecodeBody(rb.Body, &r)...)
-		s.Rollback = &RollbackOverride{Command: r.Command, Skip: r.Skip}
+		dc := l.decodeContext()
+		diags = append(diags, dc.DecodeBody(rb.Body, &r)...)
+		secret := hcldecode.SecretElements(hcldecode.Attributes(rb.Body, &r)["command"], dc, len(r.Command))
+		s.Rollback = &RollbackOverride{Command: r.Command, Secret: secret, Skip: r.Skip}
 	}
 	return diags
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/engine"
+	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"
 )
@@ -106,7 +106,7 @@ func role(s *plan.Step) string {
 		return "not rolled back"
 	}
 	if s.Rollback != nil && len(s.Rollback.Command) > 0 {
-		return "rollback: run " + strings.Join(s.Rollback.Command, " ")
+		return "rollback: run " + command.Describe(s.Rollback.Command, s.Rollback.Secret)
 	}
 	switch s.Info.Kind {
 	case steps.KindChange:

@@ -12,10 +12,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cutover/cutover/internal/secret"
 )
 
 // Spec is a command to run.
@@ -28,12 +31,16 @@ type Spec struct {
 	Output io.Writer
 	// Stdin, if set, is the command's standard input; otherwise /dev/null.
 	Stdin io.Reader
+	// Secret marks the arguments that come from sensitive values: an Error
+	// shows them as secret.Mask. It may be nil or shorter than Argv.
+	Secret []bool
 }
 
 // tailLines is how many lines of output an error quotes.
 const tailLines = 8
 
-// Error is a command that did not exit 0.
+// Error is a command that did not exit 0. Argv is the command line as
+// shown (secret arguments masked).
 type Error struct {
 	Argv     []string
 	ExitCode int    // -1 when killed or not started
@@ -69,6 +76,62 @@ func quoteArgs(argv []string) []string {
 	return out
 }
 
+// Masked returns argv with the arguments secret marks replaced by
+// secret.Mask; argv itself is not changed.
+func Masked(argv []string, secretArgs []bool) []string {
+	out := append([]string(nil), argv...)
+	for i, s := range secretArgs {
+		if s && i < len(out) {
+			out[i] = secret.Mask
+		}
+	}
+	return out
+}
+
+// Describe renders argv for plans, logs and errors: secret arguments
+// masked, arguments with spaces or quotes quoted.
+func Describe(argv []string, secretArgs []bool) string {
+	return strings.Join(quoteArgs(Masked(argv, secretArgs)), " ")
+}
+
+// Find checks, without running anything, that argv's program can be
+// found: on PATH, or with a slash, as a path (a relative one from dir,
+// where the command will run). The error shows the command line masked.
+func Find(argv []string, secretArgs []bool, dir string) error {
+	if len(argv) == 0 || argv[0] == "" {
+		return errors.New("empty command")
+	}
+	prog := argv[0]
+	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) && dir != "" {
+		prog = filepath.Join(dir, prog)
+	}
+	if _, err := exec.LookPath(prog); err != nil {
+		return fmt.Errorf("command %s: program not found: %w", Describe(argv, secretArgs), maskProgram(err, argv, secretArgs))
+	}
+	return nil
+}
+
+// maskProgram hides a secret program name in err's text (os/exec quotes
+// the name it could not find or start).
+func maskProgram(err error, argv []string, secretArgs []bool) error {
+	if err == nil || len(secretArgs) == 0 || !secretArgs[0] || argv[0] == "" {
+		return err
+	}
+	return maskedError{err: err, text: strings.ReplaceAll(err.Error(), argv[0], secret.Mask)}
+}
+
+// maskedError is err with a text that hides a secret; it unwraps to err.
+type maskedError struct {
+	err  error
+	text string
+}
+
+// Error returns the masked text.
+func (e maskedError) Error() string { return e.text }
+
+// Unwrap returns the error whose text is masked.
+func (e maskedError) Unwrap() error { return e.err }
+
 // Run runs spec and waits for it. When ctx ends, the command's whole process
 // group gets SIGTERM, then SIGKILL two seconds later.
 func Run(ctx context.Context, spec Spec) error {
@@ -85,8 +148,9 @@ func Run(ctx context.Context, spec Spec) error {
 	cmd.Dir = spec.Dir
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, spec.Stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	shown := Masked(spec.Argv, spec.Secret)
 	if err := cmd.Start(); err != nil {
-		return &Error{Argv: spec.Argv, ExitCode: -1, Err: err}
+		return &Error{Argv: shown, ExitCode: -1, Err: maskProgram(err, spec.Argv, spec.Secret)}
 	}
 	done := make(chan struct{})
 	go killOnCancel(ctx, cmd, done)
@@ -95,7 +159,7 @@ func Run(ctx context.Context, spec Spec) error {
 	if err == nil {
 		return nil
 	}
-	ce := &Error{Argv: spec.Argv, ExitCode: -1, Tail: tail.String(), Err: err}
+	ce := &Error{Argv: shown, ExitCode: -1, Tail: tail.String(), Err: err}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.Exited() {
 		ce.ExitCode = ee.ExitCode()

@@ -3,25 +3,18 @@ package drain
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/steps"
-	"github.com/cutover/cutover/steps/execstep"
 )
 
 // commandAttrs are the attributes only the command mode sets, in the order
@@ -118,107 +111,24 @@ func decodeArgv(a *hcl.Attribute, args []string, dc *hcldecode.Context) (argv, h
 		return argv{}, hcl.Diagnostics{hcldecode.AttrError("Empty command",
 			fmt.Sprintf("%s must name a program and its arguments, such as [\"appctl\", \"pause\"].", a.Name), a)}
 	}
-	return argv{args: args, sensitive: sensitiveArgs(v, len(args))}, nil
-}
-
-// sensitiveArgs reports which of a list value's n elements carry the
-// sensitive mark (all of them when the list as a whole does); nil when none.
-func sensitiveArgs(v cty.Value, n int) []bool {
-	if !v.ContainsMarked() {
-		return nil
-	}
-	_, marks := v.UnmarkDeepWithPaths()
-	mask := make([]bool, n)
-	for _, pvm := range marks {
-		if _, ok := pvm.Marks[hcldecode.SensitiveMark]; !ok {
-			continue
-		}
-		if i, ok := elementIndex(pvm.Path); ok && i < n {
-			mask[i] = true
-			continue
-		}
-		for i := range mask { // the whole list, or a part we cannot place
-			mask[i] = true
-		}
-	}
-	return mask
-}
-
-// elementIndex is the list index a value path starts with.
-func elementIndex(path []cty.PathStep) (int, bool) {
-	if len(path) == 0 {
-		return 0, false
-	}
-	step, ok := path[0].(cty.IndexStep)
-	if !ok || step.Key.Type() != cty.Number {
-		return 0, false
-	}
-	i, acc := step.Key.AsBigFloat().Int64()
-	return int(i), acc == big.Exact && i >= 0
+	return argv{args: args, sensitive: hcldecode.SecretElements(a, dc, len(args))}, nil
 }
 
 // set reports whether the command was given.
 func (c argv) set() bool { return len(c.args) > 0 }
 
-// display returns the arguments with the sensitive ones masked.
-func (c argv) display() []string {
-	out := append([]string(nil), c.args...)
-	for i, s := range c.sensitive {
-		if s && i < len(out) {
-			out[i] = secret.Mask
-		}
-	}
-	return out
-}
-
 // String renders the command line for plans, logs and errors, sensitive
 // arguments masked.
-func (c argv) String() string { return execstep.Describe(c.display(), nil) }
+func (c argv) String() string { return command.Describe(c.args, c.sensitive) }
 
-// preflight checks that the program can be found, without running it. A
-// relative path with a slash is resolved from dir, where the command runs.
-func (c argv) preflight(dir string) error {
-	prog := c.args[0]
-	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
-		prog = filepath.Join(dir, prog)
-	}
-	if _, err := exec.LookPath(prog); err != nil {
-		return fmt.Errorf("command %s: program not found: %w", c, c.maskProgram(err))
-	}
-	return nil
-}
+// preflight checks that the program can be found, without running it.
+func (c argv) preflight(dir string) error { return command.Find(c.args, c.sensitive, dir) }
 
 // run runs the command in dir with its output going to out; a failure's
 // error shows the command line masked.
 func (c argv) run(ctx context.Context, dir string, out io.Writer) error {
-	err := command.Run(ctx, command.Spec{Argv: c.args, Dir: dir, Output: out})
-	var ce *command.Error
-	if errors.As(err, &ce) {
-		ce.Argv, ce.Err = c.display(), c.maskProgram(ce.Err)
-	}
-	return err
+	return command.Run(ctx, command.Spec{Argv: c.args, Secret: c.sensitive, Dir: dir, Output: out})
 }
-
-// maskProgram hides a sensitive program name in err's text (os/exec quotes
-// the name it could not find or start).
-func (c argv) maskProgram(err error) error {
-	if err == nil || len(c.sensitive) == 0 || !c.sensitive[0] {
-		return err
-	}
-	return maskedError{err: err, text: strings.ReplaceAll(err.Error(), c.args[0], secret.Mask)}
-}
-
-// maskedError is err with a text that hides a secret; it still unwraps to err.
-type maskedError struct {
-	err  error
-	text string
-}
-
-// Error returns the masked text.
-func (e maskedError) Error() string { return e.text }
-
-// Unwrap returns the error whose text is masked.
-func (e maskedError) Unwrap() error { return e.err }
 
 // Plan checks that the commands' programs exist, reads the in-flight count
 // once when inflight_command is set (as the HTTP mode reads its in-flight

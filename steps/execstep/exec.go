@@ -6,8 +6,6 @@ package execstep
 
 import (
 	"context"
-	"fmt"
-	"os/exec"
 	"sort"
 	"strings"
 
@@ -32,6 +30,7 @@ type Config struct {
 // Step runs Config.Command.
 type Step struct {
 	Config
+	secret  []bool // which arguments of Command are sensitive
 	baseDir string
 }
 
@@ -42,21 +41,28 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty command",
 			Detail: "command must name a program and its arguments, such as [\"systemctl\", \"restart\", \"minio\"].", Subject: body.MissingItemRange().Ptr()})
 	}
+	s.secret = SecretArgs(body, dc, &s.Config, len(s.Command))
 	s.Dir = dc.Path(s.Dir)
 	return s, diags
 }
 
+// SecretArgs reports which of the n arguments of the body's `command`
+// attribute come from sensitive values; target is the body's Config.
+func SecretArgs(body hcl.Body, dc *hcldecode.Context, target any, n int) []bool {
+	return hcldecode.SecretElements(hcldecode.Attributes(body, target)["command"], dc, n)
+}
+
 // Plan checks that the program exists and shows the command line.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
-	if err := Preflight(s.Command); err != nil {
+	if err := Preflight(s.Command, s.secret, s.dir()); err != nil {
 		return nil, err
 	}
-	return []steps.Action{{Summary: "run " + Describe(s.Command, s.Env)}}, nil
+	return []steps.Action{{Summary: "run " + Describe(s.Command, s.secret, s.Env)}}, nil
 }
 
 // Apply runs the command.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
-	return Run(ctx, rt, s.Command, s.Env, s.dir())
+	return Run(ctx, rt, s.Command, s.secret, s.Env, s.dir())
 }
 
 func (s *Step) dir() string {
@@ -73,45 +79,32 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 	return nil
 }
 
-// Preflight checks that argv's program can be found.
-func Preflight(argv []string) error {
-	if len(argv) == 0 {
-		return fmt.Errorf("empty command")
-	}
-	if _, err := exec.LookPath(argv[0]); err != nil {
-		return fmt.Errorf("command %q not found: %w", argv[0], err)
-	}
-	return nil
+// Preflight checks that argv's program can be found (a relative path from
+// dir, where it will run); the error masks the secret arguments.
+func Preflight(argv []string, secretArgs []bool, dir string) error {
+	return command.Find(argv, secretArgs, dir)
 }
 
-// Describe renders a command line for display; env values are never shown.
-func Describe(argv []string, env map[string]string) string {
-	var b strings.Builder
-	if len(env) > 0 {
-		keys := make([]string, 0, len(env))
-		for k := range env {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b.WriteString("with env " + strings.Join(keys, ",") + ": ")
+// Describe renders a command line for display: secret arguments masked,
+// env values never shown (only their names).
+func Describe(argv []string, secretArgs []bool, env map[string]string) string {
+	if len(env) == 0 {
+		return command.Describe(argv, secretArgs)
 	}
-	for i, a := range argv {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		if strings.ContainsAny(a, " \t\"'") || a == "" {
-			a = fmt.Sprintf("%q", a)
-		}
-		b.WriteString(a)
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
 	}
-	return b.String()
+	sort.Strings(keys)
+	return "with env " + strings.Join(keys, ",") + ": " + command.Describe(argv, secretArgs)
 }
 
-// Run runs argv with env, its output going to the step's log.
-func Run(ctx context.Context, rt steps.Runtime, argv []string, env map[string]string, dir string) error {
+// Run runs argv with env in dir, its output going to the step's log; a
+// failure's error masks the secret arguments.
+func Run(ctx context.Context, rt steps.Runtime, argv []string, secretArgs []bool, env map[string]string, dir string) error {
 	var envList []string
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
-	return command.Run(ctx, command.Spec{Argv: argv, Env: envList, Dir: dir, Output: rt.Output()})
+	return command.Run(ctx, command.Spec{Argv: argv, Secret: secretArgs, Env: envList, Dir: dir, Output: rt.Output()})
 }

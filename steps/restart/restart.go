@@ -33,12 +33,14 @@ type Config struct {
 // Step restarts a service.
 type Step struct {
 	Config
+	secret  []bool // which arguments of Command are sensitive
 	baseDir string
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
 	s := &Step{baseDir: dc.BaseDir}
 	diags := dc.DecodeBody(body, &s.Config)
+	s.secret = execstep.SecretArgs(body, dc, &s.Config, len(s.Command))
 	s.Dir = dc.Path(s.Dir)
 	if s.Dir == "" {
 		s.Dir = dc.BaseDir
@@ -49,10 +51,10 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 // Plan checks the command exists and warns about restarts that keep the old
 // environment.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
-	if err := execstep.Preflight(s.Command); err != nil {
+	if err := execstep.Preflight(s.Command, s.secret, s.Dir); err != nil {
 		return nil, err
 	}
-	actions := []steps.Action{{Summary: "restart: " + execstep.Describe(s.Command, s.Env)}}
+	actions := []steps.Action{{Summary: "restart: " + execstep.Describe(s.Command, s.secret, s.Env)}}
 	if KeepsOldEnvironment(s.Command) {
 		actions = append(actions, steps.Action{Warning: true,
 			Summary: "MinIO's admin restart re-executes the server with its OLD environment: an env file change is not picked up; restart through the supervisor (systemctl restart minio) instead"})
@@ -68,10 +70,10 @@ func KeepsOldEnvironment(argv []string) bool {
 
 // Apply runs the restart command.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
-	if err := execstep.Run(ctx, rt, s.Command, s.Env, s.Dir); err != nil {
+	if err := execstep.Run(ctx, rt, s.Command, s.secret, s.Env, s.Dir); err != nil {
 		return err
 	}
-	rt.SetSummary("restarted: " + execstep.Describe(s.Command, s.Env))
+	rt.SetSummary("restarted: " + execstep.Describe(s.Command, s.secret, s.Env))
 	return nil
 }
 
