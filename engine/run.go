@@ -12,6 +12,7 @@ import (
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/steps"
 )
 
 // Run executes p. With no checkpoint it starts a new run; with one it resumes
@@ -84,8 +85,27 @@ func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 		return Result{Outcome: Failed, State: st, Err: err, Next: "restore the plan file and the inputs of run " + st.RunID + ", then " +
 			e.hint("run "+e.planArg()) + " to resume it\nto roll it back instead: " + e.hint("rollback "+e.planArg()) + "   (with the plan and inputs of the interrupted run)"}, true
 	}
+	if err := e.checkCanAsk(); err != nil {
+		return Result{Outcome: Failed, State: st, Err: err, Next: e.hint("run --yes "+e.planArg()) + "   (or from a terminal)"}, true
+	}
 	e.emit(event.Event{Type: event.RunResume, Message: fmt.Sprintf("resuming run %s from its checkpoint", st.RunID)})
 	return Result{}, false
+}
+
+// checkCanAsk refuses to resume a run whose remaining steps would ask the
+// operator when this run cannot ask (see errCannotAsk): the preflight of
+// a new run checks this, a resume checks it here, before anything runs.
+func (e *execution) checkCanAsk() error {
+	if e.opts.Confirm != nil {
+		return nil
+	}
+	for _, s := range e.plan.Steps {
+		a, ok := s.Impl.(steps.Asker)
+		if ok && a.Asks() && e.status(s.ID) != checkpoint.StatusDone {
+			return fmt.Errorf("resume refused, nothing was changed: %s %w", s.ID, errCannotAsk)
+		}
+	}
+	return nil
 }
 
 func (e *execution) checkUnchanged() error {
