@@ -33,7 +33,7 @@ func isRestart(s *plan.Step) bool { return s.Info.Downtime && s.Info.Kind == ste
 // through a resume step or phase 3 of a rollback, never through a restart.
 // Drains are idempotent, so re-applying one that held is harmless.
 func (e *execution) reassertDrains(ctx context.Context, after *plan.Step, rollingBack bool) error {
-	for _, d := range e.drainsInForce(rollingBack) {
+	for _, d := range DrainsInForce(e.plan, e.st) {
 		e.emit(event.Event{Type: event.StepLog, Step: d.ID, Message: fmt.Sprintf("re-applying the drain after %s (a restart can end it)", after.ID)})
 		// The service may still be coming up: retry until the drain's
 		// timeout (reassertTimeout if it has none).
@@ -51,34 +51,40 @@ func (e *execution) reassertDrains(ctx context.Context, after *plan.Step, rollin
 	return nil
 }
 
-// drainsInForce lists the drains that ran and are not released yet: by a
-// done resume step in a run, by a done phase-3 action in a rollback.
-func (e *execution) drainsInForce(rollingBack bool) []*plan.Step {
+// DrainsInForce lists p's drain steps that ran (done, or started or failed:
+// a drain may hold partly) and that st does not show released: by a done
+// resume step, or by a done phase-3 action of a rollback. They hold traffic
+// until `resume` or a rollback releases them.
+func DrainsInForce(p *plan.Plan, st *checkpoint.State) []*plan.Step {
+	status := func(id string) checkpoint.Status { return stepStatus(st, id) }
 	released := map[string]bool{}
-	for _, s := range e.plan.Steps {
-		if r, ok := s.Impl.(drainReleaser); ok && e.status(s.ID) == checkpoint.StatusDone {
+	for _, s := range p.Steps {
+		if r, ok := s.Impl.(drainReleaser); ok && status(s.ID) == checkpoint.StatusDone {
 			released[r.DrainID()] = true
 		}
 	}
-	if rollingBack && e.st.Rollback != nil {
-		for _, a := range e.st.Rollback.Actions {
+	if st.Rollback != nil {
+		for _, a := range st.Rollback.Actions {
 			if a.Op == checkpoint.OpRelease && a.Status == checkpoint.StatusDone {
 				released[a.Step] = true
 			}
 		}
 	}
 	var out []*plan.Step
-	for _, s := range e.plan.Steps {
-		st := e.status(s.ID)
-		if s.Info.Kind == steps.KindDrain && !released[s.ID] && (st == checkpoint.StatusDone || st == checkpoint.StatusStarted || st == checkpoint.StatusFailed) {
+	for _, s := range p.Steps {
+		ran := status(s.ID) == checkpoint.StatusDone || status(s.ID) == checkpoint.StatusStarted || status(s.ID) == checkpoint.StatusFailed
+		if s.Info.Kind == steps.KindDrain && !released[s.ID] && ran {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-func (e *execution) status(id string) checkpoint.Status {
-	if rec := e.st.Step(id); rec != nil {
+func (e *execution) status(id string) checkpoint.Status { return stepStatus(e.st, id) }
+
+// stepStatus is the status st records for step id; "" if none.
+func stepStatus(st *checkpoint.State, id string) checkpoint.Status {
+	if rec := st.Step(id); rec != nil {
 		return rec.Status
 	}
 	return ""

@@ -9,7 +9,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/steps"
 )
 
 func statusCommand(e *env) *cli.Command {
@@ -68,6 +70,12 @@ func printStatus(w io.Writer, p *plan.Plan, st *checkpoint.State, store *checkpo
 			fmt.Fprintf(w, "  %-8s phase %d %-7s %-28s %7s  %s\n", a.Status, a.Phase, a.Op, a.Step, took(a.StartedAt, a.FinishedAt), firstNonEmpty(a.Error, a.Summary))
 		}
 	}
+	if held := engine.DrainsInForce(p, st); len(held) > 0 && st.Phase != checkpoint.PhaseCompleted {
+		fmt.Fprintln(w, "\ntraffic is held by:")
+		for _, d := range held {
+			fmt.Fprintf(w, "  %-28s %s\n", d.ID, releaseNote(d))
+		}
+	}
 	if lock, err := store.ReadLock(); err == nil {
 		fmt.Fprintf(w, "\nlocked by %s: lock %s, user %s, host %s, pid %d, since %s\n", lock.Operation, lock.ID, lock.User, lock.Host, lock.PID, lock.Created.Format(time.RFC3339))
 	}
@@ -112,4 +120,12 @@ func firstNonEmpty(values ...string) string {
 		}
 	}
 	return ""
+}
+
+// releaseNote says what releases a drain in force.
+func releaseNote(d *plan.Step) string {
+	if r, ok := d.Impl.(steps.Releaser); ok {
+		return "released by a resume step or a rollback: " + r.DescribeRelease()
+	}
+	return "released by a resume step or a rollback"
 }
