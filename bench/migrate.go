@@ -289,30 +289,16 @@ func countingVaultClient(addr, token string, conc int, dials *atomic.Int64) (*va
 // else: read version 1 at the source, create at the target with cas=0,
 // read version 1 back and compare.
 func rawCopy(ctx context.Context, c *vaultapi.Client, prefix string, n, conc int) (*migrateResult, error) {
-	read := func(ctx context.Context, p, name string) (string, error) {
-		s, err := c.Logical().ReadWithDataWithContext(ctx, migrateMount+"/data/"+p+"/"+name, map[string][]string{"version": {"1"}})
-		if err != nil {
-			return "", err
-		}
-		if s == nil {
-			return "", fmt.Errorf("%s/%s missing", p, name)
-		}
-		data, _ := s.Data["data"].(map[string]any)
-		v, _ := data[name].(string)
-		return v, nil
-	}
-	start := time.Now()
-	err := parallel(ctx, n, conc, func(ctx context.Context, i int) error {
+	return timedRaw(ctx, c, prefix, n, conc, func(ctx context.Context, i int) error {
 		name := keyName(i)
-		v, err := read(ctx, "src", name)
+		v, err := readV1(ctx, c, "src", name)
 		if err != nil {
 			return err
 		}
-		body := map[string]any{"options": map[string]any{"cas": 0}, "data": map[string]any{name: v}}
-		if _, err := c.Logical().WriteWithContext(ctx, migrateMount+"/data/"+prefix+"/"+name, body); err != nil {
+		if err := createV1(ctx, c, prefix, name, v); err != nil {
 			return err
 		}
-		got, err := read(ctx, prefix, name)
+		got, err := readV1(ctx, c, prefix, name)
 		if err != nil {
 			return err
 		}
@@ -321,6 +307,36 @@ func rawCopy(ctx context.Context, c *vaultapi.Client, prefix string, n, conc int
 		}
 		return nil
 	})
+}
+
+// readV1 reads the stored string of key name at version 1 under prefix.
+func readV1(ctx context.Context, c *vaultapi.Client, prefix, name string) (string, error) {
+	s, err := c.Logical().ReadWithDataWithContext(ctx, migrateMount+"/data/"+prefix+"/"+name, map[string][]string{"version": {"1"}})
+	if err != nil {
+		return "", err
+	}
+	if s == nil {
+		return "", fmt.Errorf("%s/%s missing", prefix, name)
+	}
+	data, _ := s.Data["data"].(map[string]any)
+	v, ok := data[name].(string)
+	if !ok {
+		return "", fmt.Errorf("%s/%s: no value", prefix, name)
+	}
+	return v, nil
+}
+
+// createV1 creates key name under prefix with value v (KV v2, cas=0).
+func createV1(ctx context.Context, c *vaultapi.Client, prefix, name, v string) error {
+	body := map[string]any{"options": map[string]any{"cas": 0}, "data": map[string]any{name: v}}
+	_, err := c.Logical().WriteWithContext(ctx, migrateMount+"/data/"+prefix+"/"+name, body)
+	return err
+}
+
+// timedRaw times fn(0..n-1), conc at once, then counts what prefix holds.
+func timedRaw(ctx context.Context, c *vaultapi.Client, prefix string, n, conc int, fn func(context.Context, int) error) (*migrateResult, error) {
+	start := time.Now()
+	err := parallel(ctx, n, conc, fn)
 	wall := time.Since(start)
 	if err != nil {
 		return nil, err
@@ -385,22 +401,9 @@ func parallel(ctx context.Context, n, workers int, fn func(ctx context.Context, 
 // 1), so the raw writer writes byte-identical values.
 func readValues(ctx context.Context, c *vaultapi.Client, prefix string, n, conc int) ([]string, error) {
 	values := make([]string, n)
-	err := parallel(ctx, n, conc, func(ctx context.Context, i int) error {
-		name := keyName(i)
-		s, err := c.Logical().ReadWithDataWithContext(ctx, migrateMount+"/data/"+prefix+"/"+name, map[string][]string{"version": {"1"}})
-		if err != nil {
-			return err
-		}
-		if s == nil {
-			return fmt.Errorf("%s missing", name)
-		}
-		data, _ := s.Data["data"].(map[string]any)
-		v, ok := data[name].(string)
-		if !ok {
-			return fmt.Errorf("%s: no value", name)
-		}
-		values[i] = v
-		return nil
+	err := parallel(ctx, n, conc, func(ctx context.Context, i int) (err error) {
+		values[i], err = readV1(ctx, c, prefix, keyName(i))
+		return err
 	})
 	return values, err
 }
@@ -409,22 +412,9 @@ func readValues(ctx context.Context, c *vaultapi.Client, prefix string, n, conc 
 // writes (cas=0, as a create), conc at once: no journal, no read of the
 // source, no read-back. It is the server's ceiling for this workload.
 func rawWrite(ctx context.Context, c *vaultapi.Client, prefix string, values []string, conc int) (*migrateResult, error) {
-	start := time.Now()
-	err := parallel(ctx, len(values), conc, func(ctx context.Context, i int) error {
-		name := keyName(i)
-		body := map[string]any{"options": map[string]any{"cas": 0}, "data": map[string]any{name: values[i]}}
-		_, err := c.Logical().WriteWithContext(ctx, migrateMount+"/data/"+prefix+"/"+name, body)
-		return err
+	return timedRaw(ctx, c, prefix, len(values), conc, func(ctx context.Context, i int) error {
+		return createV1(ctx, c, prefix, keyName(i), values[i])
 	})
-	wall := time.Since(start)
-	if err != nil {
-		return nil, err
-	}
-	copied, err := countVault(ctx, c, prefix)
-	if err != nil {
-		return nil, err
-	}
-	return &migrateResult{wall: wall, copied: copied, success: true, reported: "no errors", extra: map[string]Float{}}, nil
 }
 
 // countVault LISTs a prefix of the mount (Vault answers with every name).
