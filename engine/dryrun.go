@@ -67,6 +67,13 @@ func (e *execution) preflight(ctx context.Context) error {
 // when the run has no way to ask.
 var errCannotAsk = errors.New("asks the operator, and this run cannot ask (no terminal): pass --yes, or give the step a file to wait for")
 
+// cannotAsk reports whether s will ask the operator (steps.Asker) and
+// this run has no way to ask.
+func (e *execution) cannotAsk(s *plan.Step) bool {
+	a, ok := s.Impl.(steps.Asker)
+	return ok && a.Asks() && e.opts.Confirm == nil
+}
+
 // planStep runs one step's read-only Plan, a panic becoming an error, and
 // fails a step that will ask the operator when the run cannot ask.
 func (e *execution) planStep(ctx context.Context, s *plan.Step) (actions []steps.Action, err error) {
@@ -75,7 +82,7 @@ func (e *execution) planStep(ctx context.Context, s *plan.Step) (actions []steps
 		actions, err = s.Impl.Plan(ctx, rt)
 		return err
 	})
-	if a, ok := s.Impl.(steps.Asker); err == nil && ok && a.Asks() && e.opts.Confirm == nil {
+	if err == nil && e.cannotAsk(s) {
 		err = errCannotAsk
 	}
 	return actions, err

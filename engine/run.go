@@ -12,7 +12,6 @@ import (
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/plan"
-	"github.com/cutover/cutover/steps"
 )
 
 // Run executes p. With no checkpoint it starts a new run; with one it resumes
@@ -96,12 +95,8 @@ func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 // operator when this run cannot ask (see errCannotAsk): the preflight of
 // a new run checks this, a resume checks it here, before anything runs.
 func (e *execution) checkCanAsk() error {
-	if e.opts.Confirm != nil {
-		return nil
-	}
 	for _, s := range e.plan.Steps {
-		a, ok := s.Impl.(steps.Asker)
-		if ok && a.Asks() && e.status(s.ID) != checkpoint.StatusDone {
+		if e.cannotAsk(s) && e.status(s.ID) != checkpoint.StatusDone {
 			return fmt.Errorf("resume refused, nothing was changed: %s %w", s.ID, errCannotAsk)
 		}
 	}
