@@ -284,11 +284,11 @@ path "%[1]s/metadata/%[2]s" { capabilities = ["list"] }
 		}
 	}
 	ex.NotFrozen(t, m)
-	oldBefore, newBefore := ex.KESRequests(t, oldKES), ex.KESRequests(t, newKES)
+	oldBefore, newBefore := oldKES.Requests(t), newKES.Requests(t)
 	ex.CheckObjects(t, m, objs)
 	fresh := ex.PutObjectsKMS(t, m, "after", 3, "ledger", "tenant-1999")
 	ex.CheckObjects(t, m, fresh)
-	oldServed, newServed := ex.KESRequests(t, oldKES)-oldBefore, ex.KESRequests(t, newKES)-newBefore
+	oldServed, newServed := oldKES.Requests(t)-oldBefore, newKES.Requests(t)-newBefore
 	if oldServed != 0 || newServed < float64(len(objs)) {
 		t.Errorf("while MinIO read %d objects, the old KES served %v requests and the new one %v", len(objs), oldServed, newServed)
 	}

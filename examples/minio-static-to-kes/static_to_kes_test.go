@@ -435,14 +435,14 @@ func TestStaticToKES(t *testing.T) {
 		// KES holds exactly the static key, and MinIO uses KES.
 		keskeytest.ProveSameKey(t, r.kes, keyName, providers.Key{Material: r.key})
 		ex.NotFrozen(t, r.minio)
-		before := ex.KESRequests(t, r.kes)
+		before := r.kes.Requests(t)
 		ex.CheckObjects(t, r.minio, r.objs)
-		if n := ex.KESRequests(t, r.kes) - before; n < float64(len(r.objs)) {
+		if n := r.kes.Requests(t) - before; n < float64(len(r.objs)) {
 			t.Errorf("KES served %v requests while MinIO read %d objects", n, len(r.objs))
 		}
-		before = ex.KESRequests(t, r.kes)
+		before = r.kes.Requests(t)
 		fresh := ex.PutObjects(t, r.minio, "after", 5, buckets...)
-		if n := ex.KESRequests(t, r.kes) - before; n < 5 {
+		if n := r.kes.Requests(t) - before; n < 5 {
 			t.Errorf("KES served %v requests for 5 new SSE-S3 objects: they are not sealed through KES", n)
 		}
 		ex.CheckObjects(t, r.minio, fresh)

@@ -435,32 +435,6 @@ func NoSecrets(t testing.TB, dir string, secrets ...string) {
 	}
 }
 
-// KESRequests returns the number of requests KES has served successfully
-// (the sum of its kes_http_request_success counters).
-func KESRequests(t testing.TB, k *testenv.KESServer) float64 {
-	t.Helper()
-	resp, err := k.HTTPClient().Get(k.Endpoint + "/v1/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[0], "kes_http_request_success") {
-			v, err := strconv.ParseFloat(f[1], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum += v
-		}
-	}
-	return sum
-}
-
 // LogMark is a position in a growing log file.
 type LogMark struct {
 	path string

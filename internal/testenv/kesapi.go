@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -113,4 +115,26 @@ func (k *KESServer) do(method, path string, body io.Reader) (*http.Response, err
 		req.Header.Set("Content-Type", "application/json")
 	}
 	return k.HTTPClient().Do(req)
+}
+
+// Requests fails t unless it can read KES's metrics, and returns how many
+// requests KES has served successfully (the sum of its
+// kes_http_request_success counters): a test compares two readings to
+// prove requests reached this KES.
+func (k *KESServer) Requests(t testing.TB) float64 {
+	t.Helper()
+	resp, err := k.HTTPClient().Get(k.Endpoint + "/v1/metrics")
+	must(t, "kes metrics", err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, "kes metrics", err)
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[0], "kes_http_request_success") {
+			v, err := strconv.ParseFloat(f[1], 64)
+			must(t, "kes metrics: "+line, err)
+			sum += v
+		}
+	}
+	return sum
 }

@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -83,9 +81,9 @@ func TestStaticKeyToKES(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Restart(t)
-	before := kesRequests(t, k)
+	before := k.Requests(t)
 	checkObjects(t, m, objs)
-	if served := kesRequests(t, k) - before; served < float64(len(objs)) {
+	if served := k.Requests(t) - before; served < float64(len(objs)) {
 		t.Errorf("KES served %v requests while MinIO read %d objects: MinIO is not using KES", served, len(objs))
 	}
 
@@ -101,31 +99,6 @@ func TestStaticKeyToKES(t *testing.T) {
 	if _, err := (&miniostatic.Config{EnvFile: m.EnvFile}).Open(ctx); !errors.Is(err, miniostatic.ErrNoKey) {
 		t.Errorf("Open after the switch: %v, want ErrNoKey", err)
 	}
-}
-
-// kesRequests sums KES's kes_http_request_success counters.
-func kesRequests(t *testing.T, k *testenv.KESServer) float64 {
-	t.Helper()
-	resp, err := k.HTTPClient().Get(k.Endpoint + "/v1/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[0], "kes_http_request_success") {
-			v, err := strconv.ParseFloat(f[1], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum += v
-		}
-	}
-	return sum
 }
 
 func listNames(t *testing.T, s providers.KeyStore) []string {
