@@ -17,6 +17,11 @@ var (
 	ErrNotReadable = errors.New("key material cannot be read from this store")
 	// ErrUnsupported: the store cannot do this operation at all.
 	ErrUnsupported = errors.New("not supported by this key store")
+	// ErrFormat: the store holds exactly the key compared, but cannot
+	// decrypt ciphertexts in the format data sealed under it is in (KES
+	// v0.23.0 cannot read KES v0.24.0's): the same key bytes, and still
+	// the data would not decrypt. It is never a different key.
+	ErrFormat = errors.New("holds the same key bytes but cannot decrypt ciphertexts in the format it is asked to")
 )
 
 // Key is raw key material, independent of how a store encodes it.

@@ -19,8 +19,19 @@ import (
 // kesReadyTimeout bounds a KES start.
 const kesReadyTimeout = 30 * time.Second
 
-// KESOptions chooses a KES server's keystore.
+// KES versions a test can start (KESOptions.Version).
+const (
+	// KESv024 is KES v0.24.0, bin/kes: the default.
+	KESv024 = "v0.24"
+	// KESv023 is KES v0.23.0, bin/kes-v0.23: it cannot read the
+	// ciphertexts KES v0.24.0 seals (a test of an outdated target).
+	KESv023 = "v0.23"
+)
+
+// KESOptions chooses a KES server's version and keystore.
 type KESOptions struct {
+	// Version is KESv024 (the default, also when empty) or KESv023.
+	Version string
 	// Vault, if set, selects the vault keystore: keys are stored in KV v2
 	// on that server, at Engine (default "kv2") under Prefix (default
 	// "kes"), and KES logs in with a new AppRole whose policy covers just
@@ -32,9 +43,10 @@ type KESOptions struct {
 	KeystoreDir string
 }
 
-// KESServer is a running KES v0.24.0 server with TLS and an admin API
-// key.
+// KESServer is a running KES server (v0.24.0 unless asked otherwise)
+// with TLS and an admin API key.
 type KESServer struct {
+	Version     string // KESv024 or KESv023
 	Endpoint    string // https://127.0.0.1:port
 	APIKey      string // admin API key, "kes:v1:..." (MINIO_KMS_KES_API_KEY)
 	Identity    string // admin identity derived from APIKey
@@ -62,7 +74,7 @@ type vaultLogin struct {
 // KES starts a KES server for t, stopped at the end of t.
 func KES(t testing.TB, opts KESOptions) *KESServer {
 	t.Helper()
-	Bin(t, "kes")
+	Bin(t, kesBinary(opts.Version))
 	k, err := StartKES(t.TempDir(), opts)
 	if k != nil {
 		register(t, "kes", k.LogFile, k)
@@ -85,6 +97,9 @@ func StartKES(dir string, opts KESOptions) (*KESServer, error) {
 
 // newKES generates the key, certificates and keystore settings.
 func newKES(dir string, opts KESOptions) (*KESServer, error) {
+	if v := opts.Version; v != "" && v != KESv024 && v != KESv023 {
+		return nil, fmt.Errorf("testenv: unknown KES version %q (use KESv024 or KESv023)", v)
+	}
 	key, err := kesauth.Generate()
 	if err != nil {
 		return nil, err
@@ -98,7 +113,7 @@ func newKES(dir string, opts KESOptions) (*KESServer, error) {
 		return nil, err
 	}
 	probe, _ := newKESClient(key, st, probeClient.Timeout)
-	k := &KESServer{APIKey: key.Text(), Identity: key.Identity(), CAFile: st.CAFile, Dir: dir,
+	k := &KESServer{Version: defaultString(opts.Version, KESv024), APIKey: key.Text(), Identity: key.Identity(), CAFile: st.CAFile, Dir: dir,
 		ConfigFile: filepath.Join(dir, "kes.yml"), LogFile: filepath.Join(dir, "kes.log"),
 		key: key, tls: st, client: client, probe: probe}
 	if opts.Vault == nil {
@@ -148,7 +163,7 @@ func (k *KESServer) startOnce() error {
 
 // launch starts the process on the configured address and waits.
 func (k *KESServer) launch() error {
-	bin, err := binPath("kes")
+	bin, err := binPath(kesBinary(k.Version))
 	if err != nil {
 		return err
 	}
@@ -161,6 +176,14 @@ func (k *KESServer) launch() error {
 		return err
 	}
 	return nil
+}
+
+// kesBinary is the bin/ name of a KES version.
+func kesBinary(version string) string {
+	if version == KESv023 {
+		return "kes-v0.23"
+	}
+	return "kes"
 }
 
 // ready probes GET /v1/ready as the admin, over TLS verified with our

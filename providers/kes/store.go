@@ -194,6 +194,16 @@ func (s *Store) SameKey(ctx context.Context, name string, k providers.Key) (bool
 	if err != nil {
 		return false, fmt.Errorf("kes: %w", err)
 	}
+	same, err := s.opens(ctx, name, ciphertext, aad, plaintext)
+	if err != nil || same {
+		return same, err
+	}
+	return false, s.olderFormat(ctx, name, k)
+}
+
+// opens asks KES to decrypt ciphertext under name and reports whether it
+// gave plaintext back: (false, nil) when KES finds it not authentic.
+func (s *Store) opens(ctx context.Context, name string, ciphertext, aad, plaintext []byte) (bool, error) {
 	got, err := s.decrypt(ctx, name, ciphertext, aad)
 	if notAuthentic(err) {
 		return false, nil
@@ -207,6 +217,28 @@ func (s *Store) SameKey(ctx context.Context, name string, k providers.Key) (bool
 		return false, fmt.Errorf("%w: kes decrypted key %q's test ciphertext to a different plaintext", ErrProof, name)
 	}
 	return true, nil
+}
+
+// olderFormat tells, after KES refused a v0.24.0-format ciphertext under
+// k, a different key (nil) from the same key on a KES that cannot read
+// that format: it seals again in the format of KES v0.23.0 and earlier
+// (keskey.SealLegacy); if KES opens that one, it holds k, and the error
+// wraps providers.ErrFormat naming the server's version.
+func (s *Store) olderFormat(ctx context.Context, name string, k providers.Key) error {
+	plaintext, aad := random(32), random(16)
+	ciphertext, err := keskey.SealLegacy(k, plaintext, aad)
+	if err != nil {
+		return fmt.Errorf("kes: %w", err)
+	}
+	if same, err := s.opens(ctx, name, ciphertext, aad, plaintext); err != nil || !same {
+		return err
+	}
+	version := "unknown"
+	if st, err := s.ServerStatus(ctx); err == nil && st.Version != "" {
+		version = st.Version
+	}
+	return fmt.Errorf("the KES at %s (version %s) %w: it opens key %q's ciphertexts in the older MessagePack format, not KES v0.24.0's (which KES v0.24.0 and later seal data keys in, and cutover sealed with the source's material); upgrade it to KES v0.24.0 or later",
+		s.base, version, providers.ErrFormat, name)
 }
 
 // notAuthentic reports whether err is KES's answer to a ciphertext its key

@@ -20,11 +20,15 @@ const journalName = "keys"
 
 // Journal record statuses.
 const (
-	recStart    = "start"    // about to write the key (durable before the write)
-	recCreated  = "created"  // this run created the key at the target
-	recSkipped  = "skipped"  // an identical key was already there
-	recReplaced = "replaced" // the target's key was replaced (overwrite)
-	recDeleted  = "deleted"  // the compensation deleted a key this run created
+	recStart   = "start"   // about to write the key (durable before the write)
+	recCreated = "created" // this run created the key at the target
+	// recUnverified: this run created the key at the target and its
+	// verification failed: a resume verifies it again, a rollback cleanup
+	// deletes it like a created key.
+	recUnverified = "unverified"
+	recSkipped    = "skipped"  // an identical key was already there
+	recReplaced   = "replaced" // the target's key was replaced (overwrite)
+	recDeleted    = "deleted"  // the compensation deleted a key this run created
 )
 
 type record struct {
@@ -39,12 +43,13 @@ type progress struct {
 
 // journalState is what an earlier attempt recorded.
 type journalState struct {
-	done     map[string]string // key -> final status
-	inflight map[string]bool   // started, not finished
+	done       map[string]string // key -> final status
+	inflight   map[string]bool   // started, not finished
+	unverified map[string]bool   // created by this run, verification failed
 }
 
 func readJournal(rt steps.Runtime) (journalState, error) {
-	js := journalState{done: map[string]string{}, inflight: map[string]bool{}}
+	js := journalState{done: map[string]string{}, inflight: map[string]bool{}, unverified: map[string]bool{}}
 	err := rt.ReadJournal(journalName, func(line []byte) error {
 		var r record
 		if err := json.Unmarshal(line, &r); err != nil {
@@ -55,9 +60,14 @@ func readJournal(rt steps.Runtime) (journalState, error) {
 			js.inflight[r.Key] = true
 		case recDeleted:
 			delete(js.done, r.Key)
+			delete(js.unverified, r.Key)
+		case recUnverified:
+			js.unverified[r.Key] = true
+			delete(js.inflight, r.Key)
 		default:
 			js.done[r.Key] = r.Status
 			delete(js.inflight, r.Key)
+			delete(js.unverified, r.Key)
 		}
 		return nil
 	})
@@ -114,12 +124,14 @@ func (s *Step) copyAll(ctx context.Context, rt steps.Runtime, src, dst providers
 			p.resumed.Add(1)
 			return nil
 		}
-		status, err := s.copyOne(ctx, src, dst, name, js.inflight[name])
-		if err != nil {
-			return err
+		status, err := s.copyOne(ctx, src, dst, name, js.inflight[name] || js.unverified[name])
+		if status != "" {
+			p.count(status)
+			if jerr := g.Append(record{name, status}); jerr != nil {
+				return jerr
+			}
 		}
-		p.count(status)
-		if err := g.Append(record{name, status}); err != nil {
+		if err != nil {
 			return err
 		}
 		if n := p.written.Add(1); faultpoint.Armed() {
@@ -190,9 +202,13 @@ func (p *progress) count(status string) {
 	}
 }
 
-// copyOne copies one key and verifies it. wasInFlight means an earlier
-// attempt journaled the key as started but not finished: if the target has
-// it with the source's material, the earlier attempt wrote it.
+// copyOne copies one key and verifies it, and returns the key's journal
+// status: recCreated, recSkipped or recReplaced; recUnverified with the
+// error when it created the key and the key then failed verification (so
+// that the key is accounted for: a rollback deletes it); "" with an error
+// when it wrote nothing. wasInFlight means an earlier attempt journaled the
+// key as started (or created and unverified) but not finished: if the
+// target has it with the source's material, the earlier attempt wrote it.
 func (s *Step) copyOne(ctx context.Context, src, dst providers.KeyStore, name string, wasInFlight bool) (string, error) {
 	k, err := src.Get(ctx, name)
 	if errors.Is(err, providers.ErrNotReadable) {
@@ -204,15 +220,29 @@ func (s *Step) copyOne(ctx context.Context, src, dst providers.KeyStore, name st
 	err = dst.Create(ctx, name, k)
 	switch {
 	case err == nil:
-		return recCreated, keyops.Verify(ctx, dst, name, k)
+		return created(keyops.Verify(ctx, dst, name, k))
 	case !errors.Is(err, providers.ErrKeyExists):
 		return "", fmt.Errorf("write to target: %w", err)
 	case wasInFlight:
-		if ours, serr := writtenBefore(ctx, dst, name, k); serr == nil && ours {
+		ours, serr := writtenBefore(ctx, dst, name, k)
+		if serr == nil && ours {
 			return recCreated, nil
+		}
+		if errors.Is(serr, providers.ErrFormat) {
+			// The same key, which an earlier attempt created: it stays
+			// accounted for as this run's.
+			return created(fmt.Errorf("verification failed: %w", serr))
 		}
 	}
 	return s.conflict(ctx, dst, name, k)
+}
+
+// created is the status of a key this run created, given its verification.
+func created(verifyErr error) (string, error) {
+	if verifyErr != nil {
+		return recUnverified, verifyErr
+	}
+	return recCreated, nil
 }
 
 // writtenBefore decides whether a key an interrupted attempt was writing is
@@ -237,6 +267,9 @@ func (s *Step) conflict(ctx context.Context, dst providers.KeyStore, name string
 		return recReplaced, keyops.Verify(ctx, dst, name, k)
 	case OnConflictVerify:
 		same, err := sameAtTarget(ctx, dst, name, k)
+		if errors.Is(err, providers.ErrFormat) {
+			return "", fmt.Errorf("exists at the target, which %w; it was not touched", err)
+		}
 		if err != nil {
 			return "", fmt.Errorf("exists at the target and cannot be compared (on_conflict = \"verify\"): %w; it was not touched", err)
 		}

@@ -22,7 +22,12 @@ import (
 // kesTarget starts a KES (fs keystore) and returns plan blocks for an fs
 // source with n keys and that KES as the target, with the vars to run them.
 func kesTarget(t *testing.T, n int) (blocks, srcDir string, k *testenv.KESServer, dst *kes.Store, vars []string) {
-	k = testenv.KES(t, testenv.KESOptions{KeystoreDir: t.TempDir()})
+	return kesVersionTarget(t, n, testenv.KESv024)
+}
+
+// kesVersionTarget is kesTarget with a chosen KES version.
+func kesVersionTarget(t *testing.T, n int, version string) (blocks, srcDir string, k *testenv.KESServer, dst *kes.Store, vars []string) {
+	k = testenv.KES(t, testenv.KESOptions{KeystoreDir: t.TempDir(), Version: version})
 	srcDir = fillFS(t, n)
 	blocks = fmt.Sprintf(`kms "src" {
   type = "fs"

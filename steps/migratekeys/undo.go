@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -22,7 +23,8 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 }
 
 // Cleanup deletes the keys this run created at the target, when the plan
-// asks for it (delete_created_on_rollback), in the rollback's last phase:
+// asks for it (delete_created_on_rollback), including keys it created that
+// then failed verification, in the rollback's last phase:
 // the service is already back on its old KMS, so an unreachable target only
 // delays the cleanup. Keys that were already there, skipped or replaced are
 // never deleted, nor are keys an interrupted run journaled as being
@@ -48,10 +50,7 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	}
 	defer j.Close()
 	deleted := 0
-	for name, status := range js.done {
-		if status != recCreated {
-			continue
-		}
+	for name := range js.createdKeys() {
 		if err := dst.Delete(ctx, name); err != nil && !errors.Is(err, providers.ErrKeyNotFound) {
 			return fmt.Errorf("delete %s at the target: %w", name, err)
 		}
@@ -71,6 +70,23 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	}
 	rt.SetSummary(summary)
 	return nil
+}
+
+// createdKeys yields the keys the journal says this run created: verified
+// or not, and not deleted since.
+func (js journalState) createdKeys() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for name, status := range js.done {
+			if status == recCreated && !yield(name) {
+				return
+			}
+		}
+		for name := range js.unverified {
+			if !yield(name) {
+				return
+			}
+		}
+	}
 }
 
 // inFlightAtTarget returns, in name order, the keys of inflight the target
