@@ -43,7 +43,7 @@ func (l *loader) decodeSystems() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, k := range providers.Kinds {
 		done := map[string]bool{}
-		for _, b := range l.content.Blocks.OfType(k.Name) {
+		for _, b := range referredFirst(l.content.Blocks.OfType(k.Name), k.Name) {
 			if done[b.Labels[0]] {
 				continue // duplicate, reported by declareSystems
 			}
@@ -52,6 +52,32 @@ func (l *loader) decodeSystems() hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// referredFirst orders blocks of one kind so that those referring to
+// another block of that kind (a kes block's keystore = kms.vault) decode
+// after the rest, whatever their order in the file; otherwise stable.
+func referredFirst(blocks hcl.Blocks, kind string) hcl.Blocks {
+	out := make(hcl.Blocks, 0, len(blocks))
+	var later hcl.Blocks
+	for _, b := range blocks {
+		if refersTo(b.Body, kind) {
+			later = append(later, b)
+		} else {
+			out = append(out, b)
+		}
+	}
+	return append(out, later...)
+}
+
+// refersTo reports whether body refers to a block of kind (kind.<name>).
+func refersTo(body hcl.Body, kind string) bool {
+	for _, tr := range bodyTraversals(body) {
+		if names := traversalNames(tr); len(names) > 1 && names[0] == kind {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *loader) decodeSystem(kind string, typed bool, b *hcl.Block) hcl.Diagnostics {

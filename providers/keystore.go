@@ -105,3 +105,40 @@ type RotationFreezer interface {
 type KeyChecker interface {
 	RoundTrip(ctx context.Context, keyRef string) error
 }
+
+// Backed is a KeyStoreConfig whose keys live in another store that cutover
+// can write directly (KES in its keystore: `keystore = kms.vault`). A key
+// a migration writes into Backing is a key this store serves, under the
+// same name.
+type Backed interface {
+	Backing() KeyStoreConfig
+}
+
+// KeyNamer is a KeyStoreConfig whose services refer to a key by something
+// other than the name cutover writes it under (AWS KMS: the alias
+// "alias/<prefix><name>", or its ARN). KeyName maps such a reference back
+// to the name; ok is false when ref names no key of cutover's naming (a
+// key ID).
+type KeyNamer interface {
+	KeyName(ref string) (name string, ok bool)
+}
+
+// WrittenAs reports under which name a key written into the store into
+// is the key the store target serves as ref: target is into, or is Backed
+// by into; the name is ref, mapped through target's KeyNamer. ok is false
+// when a key written into into is not one target serves as ref.
+func WrittenAs(target, into KeyStoreConfig, ref string) (name string, ok bool) {
+	if target == nil || into == nil {
+		return "", false
+	}
+	if target != into {
+		b, isBacked := target.(Backed)
+		if !isBacked || b.Backing() != into {
+			return "", false
+		}
+	}
+	if n, isNamer := target.(KeyNamer); isNamer {
+		return n.KeyName(ref)
+	}
+	return ref, true
+}

@@ -88,6 +88,22 @@ func (c *Config) Describe() string {
 	return s + " (aliases alias/" + c.AliasPrefix + "*)"
 }
 
+// KeyName maps what an application names a key by to the key name cutover
+// created it under (providers.KeyNamer): "alias/<prefix><name>" or that
+// alias's ARN gives <name>; a key ID, a key ARN or another alias gives
+// ok false.
+func (c *Config) KeyName(ref string) (string, bool) {
+	if strings.HasPrefix(ref, "arn:") {
+		_, alias, found := strings.Cut(ref, ":alias/")
+		if !found {
+			return "", false
+		}
+		ref = "alias/" + alias
+	}
+	name, ok := strings.CutPrefix(ref, "alias/"+c.AliasPrefix)
+	return name, ok && name != ""
+}
+
 // Open returns the store. It loads the SDK configuration (environment and
 // shared files for what the block leaves out) but sends no request: call
 // Status to check the credentials work.

@@ -7,6 +7,7 @@
 //	  api_key  = var.kes_api_key   # or cert_file + key_file
 //	  ca_file  = "kes.crt"         # optional: the system roots otherwise
 //	  enclave  = ""                # optional; see Config.Enclave
+//	  keystore = kms.vault         # optional: the store KES keeps its keys in
 //	}
 //
 // The store talks to KES's HTTP API over mutual TLS:
@@ -85,7 +86,14 @@ type Config struct {
 	// for multi-tenant servers. KES v0.24.0 has no enclaves and ignores the
 	// header: keys then live in the server's one keystore.
 	Enclave string
+	// Keystore, when set, is the store this KES keeps its keys in (its
+	// keystore.fs / keystore.vault ... in KES's layout): a key a migration
+	// writes there is a key this KES serves (providers.Backed).
+	Keystore providers.KeyStoreConfig
 }
+
+// Backing is the store behind this KES, or nil when the plan does not say.
+func (c *Config) Backing() providers.KeyStoreConfig { return c.Keystore }
 
 // Describe is a one-line, secret-free description of the store.
 func (c *Config) Describe() string {

@@ -26,6 +26,8 @@ type block struct {
 	KeyFile  string `hcl:"key_file,optional"`
 	CAFile   string `hcl:"ca_file,optional"`
 	Enclave  string `hcl:"enclave,optional"`
+	// Keystore names the kms block of the store KES keeps its keys in.
+	Keystore hcl.Expression `hcl:"keystore,optional"`
 }
 
 // Decode decodes a kes kms block into a *Config. Problems are diagnostics
@@ -42,12 +44,34 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 	}
 	attrs := hcldecode.Attributes(body, &b)
 	diags = append(diags, checkBlock(&b, attrs, body, dc)...)
+	keystore, d := decodeKeystore(b.Keystore, dc)
+	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return &Config{Name: providers.KindKMS + "." + name, Endpoint: b.Endpoint, APIKey: b.APIKey,
 		CertFile: dc.Path(b.CertFile), KeyFile: dc.Path(b.KeyFile), CAFile: dc.Path(b.CAFile),
-		Enclave: b.Enclave}, diags
+		Enclave: b.Enclave, Keystore: keystore}, diags
+}
+
+// decodeKeystore resolves the optional keystore = kms.<name>: a key store
+// other than a KES server (KES keeps its keys in fs, Vault, AWS Secrets
+// Manager..., never in another KES).
+func decodeKeystore(expr hcl.Expression, dc *hcldecode.Context) (providers.KeyStoreConfig, hcl.Diagnostics) {
+	if expr == nil {
+		return nil, nil
+	}
+	obj, diags := dc.Ref(expr, providers.KindKMS, "keystore")
+	if diags.HasErrors() || obj == nil {
+		return nil, diags
+	}
+	cfg, ok := obj.(providers.KeyStoreConfig)
+	if _, isKES := obj.(*Config); !ok || isKES {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid KES keystore",
+			Detail:  "keystore must refer to the kms block of the store this KES keeps its keys in (its keystore: fs, vault, aws_secretsmanager), not to another KES.",
+			Subject: expr.Range().Ptr()}}
+	}
+	return cfg, nil
 }
 
 // checkBlock validates the decoded values.

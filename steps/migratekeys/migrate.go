@@ -16,6 +16,7 @@ package migratekeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 
@@ -145,29 +146,47 @@ func (s *Step) open(ctx context.Context) (providers.KeyStore, providers.KeyStore
 	return src, dst, nil
 }
 
-// WillCreate reports whether this step, when it runs, copies key name into
-// the store target: target is this step's `to`, the name matches the
-// pattern, and the source holds it. kms_check's `after` uses it so a plan
-// can prove the service's default key before downtime even though the key
-// only reaches the target during the run.
-func (s *Step) WillCreate(ctx context.Context, target providers.KeyStoreConfig, name string) (bool, error) {
-	if target == nil || target != s.to || s.from == nil {
+// WillCreate reports whether this step, when it runs, copies into the
+// store target the key a service names ref there: this step's `to` is
+// target or the store behind it (a KES's keystore), ref maps to a key name
+// (an AWS KMS alias to the name; providers.WrittenAs), the name matches the
+// pattern, and the source holds it. kms_check's `after` and the env step's
+// MinIO default-key check use it so a plan can prove a key before downtime
+// even though the key only reaches the target during the run.
+func (s *Step) WillCreate(ctx context.Context, target providers.KeyStoreConfig, ref string) (bool, error) {
+	_, err := s.WillWrite(ctx, target, ref)
+	switch {
+	case errors.Is(err, errWillNotCreate):
 		return false, nil
+	case err == nil || errors.Is(err, providers.ErrNotReadable):
+		return true, nil
+	}
+	return false, err
+}
+
+// errWillNotCreate is WillWrite's answer for a key the step will not copy.
+var errWillNotCreate = errors.New("not copied by this step")
+
+// WillWrite returns the key this step will write into target for ref (see
+// WillCreate): its material, read from the source now. It wraps
+// providers.ErrNotReadable when the step will copy the key but the
+// material cannot be read ahead (never: a source must be readable), and
+// returns errWillNotCreate when the step will not copy it.
+func (s *Step) WillWrite(ctx context.Context, target providers.KeyStoreConfig, ref string) (providers.Key, error) {
+	name, ok := providers.WrittenAs(target, s.to, ref)
+	if !ok || s.from == nil {
+		return providers.Key{}, errWillNotCreate
 	}
 	if ok, err := path.Match(s.pattern, name); err != nil || !ok {
-		return false, err
+		return providers.Key{}, errors.Join(errWillNotCreate, err)
 	}
 	src, err := keyops.Open(ctx, s.from)
 	if err != nil {
-		return false, err
+		return providers.Key{}, err
 	}
-	for n, err := range src.List(ctx, name) {
-		if err != nil {
-			return false, err
-		}
-		if n == name {
-			return true, nil
-		}
+	k, err := src.Get(ctx, name)
+	if errors.Is(err, providers.ErrKeyNotFound) {
+		return providers.Key{}, errWillNotCreate
 	}
-	return false, nil
+	return k, err
 }
