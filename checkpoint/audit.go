@@ -2,8 +2,10 @@ package checkpoint
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,7 +29,9 @@ type AuditRecord struct {
 func (s *Store) AuditPath() string { return filepath.Join(s.dir, "audit.jsonl") }
 
 // Audit appends rec to audit.jsonl and fsyncs it. The log is append-only: no
-// method of this package rewrites or truncates it.
+// method of this package rewrites it. A torn last line (a crash or a full
+// disk in the middle of an append) is first ended with a newline, so the
+// record is not glued to the fragment.
 func (s *Store) Audit(rec AuditRecord) error {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
@@ -36,7 +40,21 @@ func (s *Store) Audit(rec AuditRecord) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.AppendSync(s.AuditPath(), append(data, '\n'))
+	f, err := os.OpenFile(s.AuditPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer f.Close()
+	if err := terminateTornLine(f); err != nil {
+		return fmt.Errorf("audit log %s: repair torn last line: %w", s.AuditPath(), err)
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		return fmt.Errorf("audit log %s: %w", s.AuditPath(), err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("audit log %s: %w", s.AuditPath(), err)
+	}
+	return f.Close()
 }
 
 // Durations are the last recorded wall times of steps and compensations, by
@@ -90,16 +108,16 @@ func (s *Store) OpenJournal(step, name string) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := terminateTornLine(f); err != nil {
+	if err := dropTornLine(f); err != nil {
 		f.Close()
-		return nil, err
+		return nil, fmt.Errorf("journal %s: repair torn last line: %w", p, err)
 	}
 	return &Journal{path: p, f: f, w: bufio.NewWriter(f)}, nil
 }
 
 // terminateTornLine ends a torn last line (a crash in the middle of an
-// append) with a newline, so the next record starts a line of its own
-// instead of being glued to the fragment and skipped by ReadJournal.
+// append) of the audit log with a newline, so the next record starts a line
+// of its own; the fragment stays, as evidence.
 func terminateTornLine(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil || fi.Size() == 0 {
@@ -113,6 +131,40 @@ func terminateTornLine(f *os.File) error {
 		return nil
 	}
 	if _, err := f.Write([]byte{'\n'}); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// dropTornLine cuts a journal's torn last line (a crash in the middle of an
+// append, never synced, so never relied on) off, so that the next record
+// starts a line of its own and every line but the last is a whole record:
+// ReadJournal refuses an invalid line anywhere else.
+func dropTornLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 4096)
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end == fi.Size() {
+		return nil
+	}
+	if err := f.Truncate(end); err != nil {
 		return err
 	}
 	return f.Sync()
@@ -148,7 +200,9 @@ func (j *Journal) Close() error {
 }
 
 // ReadJournal calls fn for each record of step/name's journal, in order. A
-// torn last line (a crash mid-write) is ignored. An absent journal is empty.
+// torn last line (a crash mid-write) is ignored; an invalid line anywhere
+// else is a *CorruptError, and fn sees no record after it. An absent journal
+// is empty.
 func (s *Store) ReadJournal(step, name string, fn func(line []byte) error) error {
 	p, err := s.JournalPath(step, name)
 	if err != nil {
@@ -164,9 +218,14 @@ func (s *Store) ReadJournal(step, name string, fn func(line []byte) error) error
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for sc.Scan() {
+	bad := 0 // the number of the first invalid line, held until a later line proves it is not the last
+	for n := 1; sc.Scan(); n++ {
+		if bad != 0 {
+			return &CorruptError{Path: p, Problem: fmt.Sprintf("line %d is not a JSON record, and it is not the torn last line of a crash", bad)}
+		}
 		line := sc.Bytes()
 		if !json.Valid(line) {
+			bad = n
 			continue
 		}
 		if err := fn(line); err != nil {

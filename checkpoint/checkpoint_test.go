@@ -1,6 +1,7 @@
 package checkpoint_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -124,7 +125,7 @@ func TestLoadRefusesOtherVersion(t *testing.T) {
 	if _, err := s.Load(); err == nil || !strings.Contains(err.Error(), "state version 99") {
 		t.Errorf("Load of version 99: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"version": 1, `), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(`{"version": 2, `), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(); err == nil || errors.Is(err, checkpoint.ErrNoState) {
@@ -324,30 +325,135 @@ func TestJournalAppendAfterTornLine(t *testing.T) {
 	}
 }
 
-func TestUndoBlobFirstWriteWins(t *testing.T) {
+func TestUndoBlobChecked(t *testing.T) {
 	s, dir := openStore(t)
-	if _, ok, err := s.ReadUndoBlob("env.switch", "file-0"); ok || err != nil {
-		t.Fatalf("absent blob: ok=%v err=%v", ok, err)
+	if _, err := s.ReadUndoBlob("env.switch", "file-0", checkpoint.Digest([]byte("x"))); !errors.Is(err, checkpoint.ErrCorrupt) {
+		t.Fatalf("absent blob with a recorded digest: %v, want ErrCorrupt", err)
 	}
-	wrote, err := s.WriteUndoBlob("env.switch", "file-0", []byte("ORIGINAL=1\n"))
-	if err != nil || !wrote {
-		t.Fatalf("first write: %v %v", wrote, err)
+	digest, err := s.WriteUndoBlob("env.switch", "file-0", []byte("ORIGINAL=1\n"))
+	if err != nil || digest != checkpoint.Digest([]byte("ORIGINAL=1\n")) {
+		t.Fatalf("write: %q %v", digest, err)
 	}
-	wrote, err = s.WriteUndoBlob("env.switch", "file-0", []byte("CHANGED=1\n"))
-	if err != nil || wrote {
-		t.Fatalf("second write: wrote=%v err=%v, want ignored", wrote, err)
-	}
-	data, ok, err := s.ReadUndoBlob("env.switch", "file-0")
-	if err != nil || !ok || string(data) != "ORIGINAL=1\n" {
-		t.Errorf("blob = %q ok=%v err=%v, want the first write", data, ok, err)
+	data, err := s.ReadUndoBlob("env.switch", "file-0", digest)
+	if err != nil || string(data) != "ORIGINAL=1\n" {
+		t.Errorf("blob = %q err=%v", data, err)
 	}
 	if m := mode(t, filepath.Join(dir, "undo", "env.switch.file-0")); m != 0o600 {
 		t.Errorf("undo blob mode %o", m)
 	}
-	for _, bad := range [][2]string{{"../x", "a"}, {"env.switch", "a/b"}, {"", "a"}} {
-		if _, err := s.WriteUndoBlob(bad[0], bad[1], []byte("x")); err == nil {
-			t.Errorf("WriteUndoBlob(%q, %q) accepted an unsafe name", bad[0], bad[1])
+	// One byte flipped: refused, naming the file and both digests' prefixes.
+	p := filepath.Join(dir, "undo", "env.switch.file-0")
+	if err := os.WriteFile(p, []byte("ORIGINAL=2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ReadUndoBlob("env.switch", "file-0", digest)
+	var ce *checkpoint.CorruptError
+	if !errors.As(err, &ce) || ce.Path != p || !strings.Contains(err.Error(), digest[:len("sha256:")+12]) ||
+		!strings.Contains(err.Error(), checkpoint.Digest([]byte("ORIGINAL=2\n"))[:len("sha256:")+12]) {
+		t.Errorf("flipped blob: %v", err)
+	}
+	for _, bad := range [][2]string{{"../x", "a"}, {"env.switch", "a/b"}, {"", "a"}, {"env.switch", ".."}, {"env..", "a"}, {"env.sw/../../x", "a"}} {
+		if _, err := s.WriteUndoBlob(bad[0], bad[1], []byte("x")); !errors.Is(err, checkpoint.ErrInvalidName) {
+			t.Errorf("WriteUndoBlob(%q, %q) = %v, want ErrInvalidName", bad[0], bad[1], err)
 		}
+	}
+}
+
+// TestStateChecked: a truncated, damaged or hand-edited state.json is
+// refused with a *CorruptError naming it; a reformatted one is not.
+func TestStateChecked(t *testing.T) {
+	s, dir := openStore(t)
+	p := filepath.Join(dir, "state.json")
+	if err := s.Save(sampleState()); err != nil {
+		t.Fatal(err)
+	}
+	good := readFile(t, p)
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"truncated":   good[:len(good)/2],
+		"empty":       "",
+		"hand-edited": strings.Replace(good, `"path": "app.env"`, `"path": "/etc/passwd"`, 1),
+		"byte":        strings.Replace(good, `"phase": "rollback_failed"`, `"phase": "rollback_failex"`, 1),
+		"no digest":   `{"version": 2, "plan": "demo"}`,
+	} {
+		if content == good {
+			t.Fatalf("%s: the edit did not apply", name)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Load()
+		var ce *checkpoint.CorruptError
+		if st != nil || !errors.As(err, &ce) || ce.Path != p {
+			t.Errorf("%s state.json: %v, want a CorruptError naming %s", name, err, p)
+		}
+	}
+	if err := os.WriteFile(p, compact.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Load(); err != nil || st.RunID != "0102030405060708" {
+		t.Errorf("reformatted (compact) state.json: %v", err)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, ok := range []string{"a", "app-to-aws", "x_1", "A" + strings.Repeat("b", 63)} {
+		if err := checkpoint.ValidName(ok); err != nil {
+			t.Errorf("ValidName(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "..", "../../x", "a/b", "a.b", "1a", "-a", "_a", "a b", "A" + strings.Repeat("b", 64), "é"} {
+		if err := checkpoint.ValidName(bad); !errors.Is(err, checkpoint.ErrInvalidName) {
+			t.Errorf("ValidName(%q) = %v, want ErrInvalidName", bad, err)
+		}
+	}
+	if d, err := checkpoint.DefaultDir("/plans", "../../x"); err == nil {
+		t.Errorf("DefaultDir accepted ../../x: %s", d)
+	}
+	if d, err := checkpoint.DefaultDir("/plans", "app"); err != nil || d != "/plans/.cutover/app" {
+		t.Errorf("DefaultDir(app) = %q, %v", d, err)
+	}
+}
+
+// TestOwner: a second plan file using a state directory another existing
+// plan file owns is refused; the same file (by any path) passes, and a
+// moved plan takes over its directory.
+func TestOwner(t *testing.T) {
+	s, dir := openStore(t)
+	work := t.TempDir()
+	a, b := filepath.Join(work, "a.hcl"), filepath.Join(work, "b.hcl")
+	for _, f := range []string{a, b} {
+		if err := os.WriteFile(f, []byte("cutover \"x\" {}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CheckOwner(b); err != nil {
+		t.Errorf("no owner yet: %v", err)
+	}
+	if err := s.Claim("x", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim("x", filepath.Join(work, ".", "a.hcl")); err != nil {
+		t.Errorf("same file: %v", err)
+	}
+	var oe *checkpoint.OtherPlanError
+	if err := s.CheckOwner(b); !errors.As(err, &oe) || oe.Owner.PlanFile != a || oe.PlanFile != b || oe.Dir != dir {
+		t.Errorf("other plan file: %v", err)
+	}
+	if err := s.Claim("x", b); !errors.Is(err, checkpoint.ErrOtherPlan) {
+		t.Errorf("Claim by another plan file: %v", err)
+	}
+	if err := os.Remove(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim("x", b); err != nil {
+		t.Errorf("owner's file gone (moved): %v", err)
+	}
+	if o, err := s.Owner(); err != nil || o.PlanFile != b {
+		t.Errorf("owner after the move: %+v %v", o, err)
 	}
 }
 
@@ -382,8 +488,8 @@ func TestArchive(t *testing.T) {
 	if _, err := s.Load(); !errors.Is(err, checkpoint.ErrNoState) {
 		t.Errorf("Load after Archive: %v, want ErrNoState", err)
 	}
-	if _, ok, _ := s.ReadUndoBlob("env.switch", "file-0"); ok {
-		t.Error("undo blob still in place after Archive")
+	if _, err := os.Stat(filepath.Join(dir, "undo", "env.switch.file-0")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("undo blob still in place after Archive: %v", err)
 	}
 	for f, want := range map[string]string{
 		"undo/env.switch.file-0":                  "OLD=1\n",
@@ -435,5 +541,53 @@ func TestAuditAppendsAndDurations(t *testing.T) {
 	d, err := s.LoadDurations()
 	if err != nil || !reflect.DeepEqual(d, checkpoint.Durations{"a": 3 * time.Second, "undo:a": 2 * time.Second}) {
 		t.Errorf("durations %v %v", d, err)
+	}
+}
+
+// TestJournalCorruptMiddleLine: only the last line may be torn; an invalid
+// line with records after it is refused, not skipped.
+func TestJournalCorruptMiddleLine(t *testing.T) {
+	s, _ := openStore(t)
+	p, _ := s.JournalPath("migrate_keys.to_kes", "keys")
+	if err := os.WriteFile(p, []byte("\"k1\"\n\"k2\"\n{\"key\":\"k\x00garbage\n\"k4\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := s.ReadJournal("migrate_keys.to_kes", "keys", func(line []byte) error {
+		got = append(got, string(line))
+		return nil
+	})
+	var ce *checkpoint.CorruptError
+	if !errors.As(err, &ce) || ce.Path != p || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("corrupt middle line: %v, want a CorruptError naming line 3 of %s", err, p)
+	}
+	if want := []string{`"k1"`, `"k2"`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("records before the corrupt line: %v, want %v", got, want)
+	}
+}
+
+// TestAuditTornLastLine: a record appended after a torn last line starts a
+// line of its own; the fragment is kept.
+func TestAuditTornLastLine(t *testing.T) {
+	s, _ := openStore(t)
+	if err := s.Audit(checkpoint.AuditRecord{Event: "run.start"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(s.AuditPath(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"time":"2026-01-01T00:00:00Z","event":"step.st`) // a full disk mid-append
+	f.Close()
+	if err := s.Audit(checkpoint.AuditRecord{Event: "run.end"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(readFile(t, s.AuditPath()), "\n"), "\n")
+	if len(lines) != 3 || !strings.HasSuffix(lines[1], `"event":"step.st`) {
+		t.Fatalf("audit lines %q", lines)
+	}
+	var rec checkpoint.AuditRecord
+	if err := json.Unmarshal([]byte(lines[2]), &rec); err != nil || rec.Event != "run.end" {
+		t.Errorf("record after the torn line: %q %v", lines[2], err)
 	}
 }

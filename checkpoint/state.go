@@ -8,6 +8,13 @@
 // callers record names, counts and digests. Undo data that must hold secret
 // bytes (an env file's old content) goes through WriteUndoBlob into undo/, which
 // is never printed.
+//
+// What is read back is checked before it is used: state.json carries the
+// digest of its own content, every undo blob's digest is recorded in
+// state.json, and a journal line that is not JSON is accepted only as the
+// torn last line of a crash. A file failing its check is a *CorruptError
+// (ErrCorrupt). Names that become file names (plan, step, blob and journal
+// names) must follow NameRule, so nothing is written outside the directory.
 package checkpoint
 
 import (
@@ -15,8 +22,9 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of state.json this package writes.
-const SchemaVersion = 1
+// SchemaVersion is the version of state.json this package writes. Version 2
+// added the file's digest and the undo blobs' digests.
+const SchemaVersion = 2
 
 // Phase is where a run stands as a whole.
 type Phase string
@@ -78,6 +86,9 @@ type StepState struct {
 	// Undo is the step's compensation data (names, digests, paths), recorded
 	// before its side effect. Never a secret.
 	Undo json.RawMessage `json:"undo,omitempty"`
+	// Blobs are the digests of the step's undo blobs by name (see
+	// Store.WriteUndoBlob): a blob is read only if it matches.
+	Blobs map[string]string `json:"blobs,omitempty"`
 	// Outputs are values later steps and `cutover status` can read.
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// Summary is a one-line account of what the step did.

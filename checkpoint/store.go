@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/cutover/cutover/internal/fsutil"
@@ -50,7 +49,10 @@ func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) statePath() string { return filepath.Join(s.dir, "state.json") }
 
-// Load reads state.json; ErrNoState when there is none.
+// Load reads state.json; ErrNoState when there is none. A file that fails
+// its digest check (truncated, damaged or edited by hand), or an undo blob
+// it records that is missing or fails its digest, is a *CorruptError:
+// nothing in it is used.
 func (s *Store) Load() (*State, error) {
 	data, err := os.ReadFile(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
@@ -59,25 +61,62 @@ func (s *Store) Load() (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	body, err := unseal(s.statePath(), data)
+	if err != nil {
+		if v := peekVersion(data); v != 0 && v != SchemaVersion {
+			return nil, fmt.Errorf("read %s: state version %d, this cutover reads version %d", s.statePath(), v, SchemaVersion)
+		}
+		return nil, err
+	}
 	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.statePath(), err)
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, &CorruptError{Path: s.statePath(), Problem: "does not hold a checkpoint: " + err.Error()}
 	}
 	if st.Version != SchemaVersion {
 		return nil, fmt.Errorf("read %s: state version %d, this cutover reads version %d", s.statePath(), st.Version, SchemaVersion)
 	}
+	if err := s.checkBlobs(&st); err != nil {
+		return nil, err
+	}
 	return &st, nil
 }
 
-// Save writes state.json atomically and durably.
+// checkBlobs reads every undo blob st records and checks its digest, so a
+// damaged blob is found when the checkpoint is loaded, before any command
+// acts on it, not halfway through a rollback.
+func (s *Store) checkBlobs(st *State) error {
+	for _, step := range st.Steps {
+		for name, digest := range step.Blobs {
+			if _, err := s.ReadUndoBlob(step.ID, name, digest); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// peekVersion is the "version" of a state file that failed its check, so
+// that a file from another cutover version is named as such; 0 if unknown.
+func peekVersion(data []byte) int {
+	var v struct{ Version int }
+	if json.Unmarshal(data, &v) != nil {
+		return 0
+	}
+	return v.Version
+}
+
+// Save writes state.json atomically and durably, sealed with its digest.
 func (s *Store) Save(st *State) error {
 	st.Version = SchemaVersion
 	st.UpdatedAt = time.Now().UTC()
-	data, err := json.MarshalIndent(st, "", "  ")
+	data, err := seal(st)
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(s.statePath(), append(data, '\n'), 0o600)
+	if err := fsutil.WriteFileAtomic(s.statePath(), data, 0o600); err != nil {
+		return fmt.Errorf("save %s: %w", s.statePath(), err)
+	}
+	return nil
 }
 
 // Archive moves the current state, undo data and journals into
@@ -104,61 +143,66 @@ func (s *Store) Archive() (string, error) {
 	return dest, err
 }
 
-var safeName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-
 func (s *Store) undoPath(step, name string) (string, error) {
-	if !safeName.MatchString(step) || !safeName.MatchString(name) {
-		return "", fmt.Errorf("invalid undo blob name %q/%q", step, name)
+	f, err := stepFile(step, name, "")
+	if err != nil {
+		return "", fmt.Errorf("undo blob: %w", err)
 	}
-	return filepath.Join(s.dir, "undo", step+"."+name), nil
+	return filepath.Join(s.dir, "undo", f), nil
 }
 
-// WriteUndoBlob stores bytes a compensation needs (which may be secret) under
-// undo/, mode 0600. The first write for a (step, name) wins: a re-run step
-// must not replace the original with what it already changed, so a second
-// write is ignored and reports false.
-func (s *Store) WriteUndoBlob(step, name string, data []byte) (bool, error) {
+// WriteUndoBlob stores bytes a compensation needs (which may be secret) as
+// undo/<step>.<name>, mode 0600, replacing what is there, and returns their
+// Digest. The caller records the digest in state.json (StepState.Blobs): a
+// blob is trusted only through that record, and a blob without one is a
+// leftover of a crash before the record was saved.
+func (s *Store) WriteUndoBlob(step, name string, data []byte) (string, error) {
 	p, err := s.undoPath(step, name)
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	if _, err := os.Stat(p); err == nil {
-		return false, nil
+	if err := fsutil.WriteFileAtomic(p, data, 0o600); err != nil {
+		return "", fmt.Errorf("save undo data %s: %w", p, err)
 	}
-	return true, fsutil.WriteFileAtomic(p, data, 0o600)
+	return Digest(data), nil
 }
 
-// ReadUndoBlob returns the bytes stored by WriteUndoBlob; ok is false when
-// there are none.
-func (s *Store) ReadUndoBlob(step, name string) (data []byte, ok bool, err error) {
+// ReadUndoBlob returns the bytes WriteUndoBlob stored, checked against the
+// digest recorded for them: a missing blob or one with other content is a
+// *CorruptError.
+func (s *Store) ReadUndoBlob(step, name, digest string) ([]byte, error) {
 	p, err := s.undoPath(step, name)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	data, err = os.ReadFile(p)
+	data, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, false, nil
+		return nil, &CorruptError{Path: p, Problem: "is missing: state.json records undo data " + shortDigest(digest) + " for it"}
 	}
-	return data, err == nil, err
+	if err != nil {
+		return nil, err
+	}
+	if got := Digest(data); got != digest {
+		return nil, &CorruptError{Path: p, Problem: "does not match the digest state.json records for it: it was changed outside cutover or damaged", Want: digest, Got: got}
+	}
+	return data, nil
 }
 
 // LogPath is the path of a step's output log (commands' stdout and stderr,
-// secrets masked by the writer).
+// secrets masked by the writer); an invalid step ID gets "invalid-name.log".
 func (s *Store) LogPath(step string) string {
-	return filepath.Join(s.dir, "logs", safeFile(step)+".log")
-}
-
-func safeFile(name string) string {
-	if safeName.MatchString(name) {
-		return name
+	name := step
+	if ValidStepID(step) != nil {
+		name = "invalid-name"
 	}
-	return "invalid-name"
+	return filepath.Join(s.dir, "logs", name+".log")
 }
 
 // JournalPath returns the path of a step's journal file (under journals/).
 func (s *Store) JournalPath(step, name string) (string, error) {
-	if !safeName.MatchString(step) || !safeName.MatchString(name) {
-		return "", fmt.Errorf("invalid journal name %q/%q", step, name)
+	f, err := stepFile(step, name, ".jsonl")
+	if err != nil {
+		return "", fmt.Errorf("journal: %w", err)
 	}
-	return filepath.Join(s.dir, "journals", step+"."+name+".jsonl"), nil
+	return filepath.Join(s.dir, "journals", f), nil
 }

@@ -75,19 +75,45 @@ func (r *runtime) LoadUndo(v any) (bool, error) {
 	return true, json.Unmarshal(data, v)
 }
 
+// SaveBlob stores data as the step's undo blob name and records its digest
+// in state.json before the step acts. The first recorded blob wins: a re-run
+// step must not replace the original with what it already changed. A blob
+// written without its record (a crash in between) is replaced.
 func (r *runtime) SaveBlob(name string, data []byte) error {
 	if r.dryRun {
 		return errDryRun
 	}
-	_, err := r.e.store.WriteUndoBlob(r.step.ID, name, data)
-	return err
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := r.record()
+	if _, ok := rec.Blobs[name]; ok {
+		return nil
+	}
+	digest, err := r.e.store.WriteUndoBlob(r.step.ID, name, data)
+	if err != nil {
+		return err
+	}
+	if rec.Blobs == nil {
+		rec.Blobs = map[string]string{}
+	}
+	rec.Blobs[name] = digest
+	return r.e.save()
 }
 
+// LoadBlob returns the step's undo blob name, checked against its recorded
+// digest; ok is false when none is recorded.
 func (r *runtime) LoadBlob(name string) ([]byte, bool, error) {
-	if r.dryRun {
+	if r.dryRun || r.e.st == nil {
 		return nil, false, nil
 	}
-	return r.e.store.ReadUndoBlob(r.step.ID, name)
+	r.mu.Lock()
+	digest, ok := r.record().Blobs[name]
+	r.mu.Unlock()
+	if !ok {
+		return nil, false, nil
+	}
+	data, err := r.e.store.ReadUndoBlob(r.step.ID, name, digest)
+	return data, err == nil, err
 }
 
 func (r *runtime) OpenJournal(name string) (*checkpoint.Journal, error) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/cutover/cutover/checkpoint"
 )
 
 type cutoverBlock struct {
@@ -23,6 +25,11 @@ func (l *loader) decodeCutover() hcl.Diagnostics {
 	base := filepath.Base(l.plan.File)
 	l.plan.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	if len(blocks) == 0 {
+		if err := checkpoint.ValidName(l.plan.Name); err != nil {
+			start := hcl.Pos{Line: 1, Column: 1}
+			return hcl.Diagnostics{errorDiag("Invalid plan name", fmt.Sprintf("Without a cutover block the plan is named after its file, %q, and a plan name must be %s: it names the state directory .cutover/<name>. Add a block such as cutover \"%s\" {}.", l.plan.Name, checkpoint.NameRuleText, suggestName(l.plan.Name)),
+				hcl.Range{Filename: l.plan.File, Start: start, End: start})}
+		}
 		return nil
 	}
 	var diags hcl.Diagnostics
@@ -31,6 +38,9 @@ func (l *loader) decodeCutover() hcl.Diagnostics {
 	}
 	b := blocks[0]
 	l.plan.Name = b.Labels[0]
+	if err := checkpoint.ValidName(l.plan.Name); err != nil {
+		diags = append(diags, errorDiag("Invalid plan name", fmt.Sprintf("%q is not a valid plan name: it names the state directory .cutover/<name>, so it must be %s. For example: cutover \"%s\".", l.plan.Name, checkpoint.NameRuleText, suggestName(l.plan.Name)), b.LabelRanges[0]))
+	}
 	var cb cutoverBlock
 	diags = append(diags, l.decodeContext().DecodeBody(b.Body, &cb)...)
 	l.plan.Description = cb.Description
@@ -83,4 +93,24 @@ func (l *loader) duration(expr hcl.Expression, attr string) (time.Duration, hcl.
 		return 0, append(diags, errorDiag("Invalid "+attr, fmt.Sprintf("%s: %s; write a duration such as \"30m\" or \"1h30m\".", attr, err), expr.Range()))
 	}
 	return d, diags
+}
+
+// suggestName turns an invalid name into one that follows
+// checkpoint.NameRule, for diagnostics: every other character becomes a
+// dash, and a name not starting with a letter gets a "plan-" prefix.
+func suggestName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	out := strings.Trim(string(b), "-")
+	if out == "" || !(out[0] >= 'a' && out[0] <= 'z' || out[0] >= 'A' && out[0] <= 'Z') {
+		out = "plan-" + out
+	}
+	if len(out) > 64 {
+		out = out[:64]
+	}
+	return strings.TrimRight(out, "-")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/steps"
 )
@@ -51,8 +52,8 @@ func (l *loader) declareSteps() hcl.Diagnostics {
 			diags = append(diags, duplicateDiag("step", id, prev, b))
 			continue
 		}
-		if !hclsyntax.ValidIdentifier(name) {
-			diags = append(diags, errorDiag("Invalid step name", fmt.Sprintf("%q is not a valid step name: use letters, digits, underscores and dashes, starting with a letter.", name), b.LabelRanges[1]))
+		if checkpoint.ValidName(name) != nil {
+			diags = append(diags, errorDiag("Invalid step name", fmt.Sprintf("%q is not a valid step name: a step name must be %s. It names the step's files in the state directory and is referred to as step.%s.<name>. For example: %q.", name, checkpoint.NameRuleText, typ, suggestName(name)), b.LabelRanges[1]))
 		}
 		seen[id] = b
 		l.stepIndex[id] = len(l.stepIndex)

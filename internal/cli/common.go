@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
@@ -100,18 +99,42 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	}
 }
 
-// stateDir is --state, or .cutover/<plan name> beside the plan file.
-func stateDir(c *cli.Context, p *plan.Plan) string {
+// stateDir is --state, or .cutover/<plan name> beside the plan file
+// (checkpoint.DefaultDir, which refuses a name that could escape it).
+func stateDir(c *cli.Context, p *plan.Plan) (string, error) {
 	if d := c.String("state"); d != "" {
-		return d
+		return d, nil
 	}
-	return filepath.Join(p.Dir, ".cutover", p.Name)
+	d, err := checkpoint.DefaultDir(p.Dir, p.Name)
+	if err != nil {
+		return "", fail(ExitUsage, err, "name the plan with a cutover \"<name>\" block; `cutover validate "+p.File+"` checks it")
+	}
+	return d, nil
 }
 
+// stateDirShown is stateDir for messages printed after loadState or
+// openStore accepted it.
+func stateDirShown(c *cli.Context, p *plan.Plan) string {
+	if d, err := stateDir(c, p); err == nil {
+		return d
+	}
+	return "(no valid state directory)"
+}
+
+// openStore opens (creating) the plan's state directory for run and
+// rollback, and claims it for the plan file: a directory another plan file
+// uses is refused.
 func openStore(c *cli.Context, p *plan.Plan) (*checkpoint.Store, error) {
-	st, err := checkpoint.Open(stateDir(c, p))
+	dir, err := stateDir(c, p)
+	if err != nil {
+		return nil, err
+	}
+	st, err := checkpoint.Open(dir)
 	if err != nil {
 		return nil, fail(ExitFailed, err, "check that the state directory is writable, or choose another with --state")
+	}
+	if err := st.Claim(p.Name, p.File); err != nil {
+		return nil, stateError(c, p, err)
 	}
 	return st, nil
 }
@@ -119,8 +142,15 @@ func openStore(c *cli.Context, p *plan.Plan) (*checkpoint.Store, error) {
 // loadState opens the plan's state directory read-only and loads its
 // checkpoint; st is nil (and err nil) when the plan has never run.
 func loadState(c *cli.Context, p *plan.Plan) (*checkpoint.Store, *checkpoint.State, error) {
-	store, err := checkpoint.OpenExisting(stateDir(c, p))
+	dir, err := stateDir(c, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := checkpoint.OpenExisting(dir)
 	var st *checkpoint.State
+	if err == nil {
+		err = store.CheckOwner(p.File)
+	}
 	if err == nil {
 		st, err = store.Load()
 	}
@@ -128,7 +158,23 @@ func loadState(c *cli.Context, p *plan.Plan) (*checkpoint.Store, *checkpoint.Sta
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fail(ExitFailed, err, "")
+		return nil, nil, stateError(c, p, err)
 	}
 	return store, st, nil
+}
+
+// stateError is the CLI error for a state directory that cannot be used,
+// with what to do about it.
+func stateError(c *cli.Context, p *plan.Plan, err error) error {
+	var other *checkpoint.OtherPlanError
+	switch {
+	case errors.As(err, &other):
+		return fail(ExitFailed, err, fmt.Sprintf("give this plan its own state directory: cutover %s --state DIR %s\n"+
+			"cutover: hint: or give one of the two plans another name (cutover \"<name>\"); nothing was changed", c.Command.Name, p.File))
+	case errors.Is(err, checkpoint.ErrCorrupt):
+		return fail(ExitFailed, err, "cutover does not act on a checkpoint that fails its check, and changed nothing.\n"+
+			"cutover: hint: if it was edited by hand, put it back as it was; otherwise restore the state directory from a backup,\n"+
+			"cutover: hint: or check by hand what the run changed, then move the state directory aside and start again")
+	}
+	return fail(ExitFailed, err, "")
 }

@@ -215,7 +215,7 @@ func normalState(t *testing.T, dir string) map[string]any {
 
 var (
 	volatileKeys = map[string]bool{"started_at": true, "updated_at": true, "finished_at": true, "window_start": true,
-		"run_id": true, "attempts": true, "inputs_salt": true, "inputs_hash": true}
+		"run_id": true, "attempts": true, "inputs_salt": true, "inputs_hash": true, "digest": true}
 	durationText = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(ns|µs|us|ms|s|m|h)\b`)
 )
 

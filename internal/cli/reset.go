@@ -24,7 +24,7 @@ func resetCommand(e *env) *cli.Command {
 				return err
 			}
 			if st == nil {
-				fmt.Fprintf(e.stdout, "no checkpoint for plan %q in %s: nothing to reset\n", p.Name, stateDir(c, p))
+				fmt.Fprintf(e.stdout, "no checkpoint for plan %q in %s: nothing to reset\n", p.Name, stateDirShown(c, p))
 				return nil
 			}
 			if st.Phase != checkpoint.PhaseCompleted && st.Phase != checkpoint.PhaseRolledBack {

@@ -32,7 +32,7 @@ func rollbackCommand(e *env) *cli.Command {
 				// nothing), and create nothing there.
 				return execute(c, e, p, func(_ context.Context, opts engine.Options) engine.Result {
 					opts.Events.Emit(event.Event{Time: time.Now().UTC(), Type: event.Notice,
-						Message: fmt.Sprintf("no checkpoint for plan %q in %s: nothing has run, nothing to roll back", p.Name, stateDir(c, p))})
+						Message: fmt.Sprintf("no checkpoint for plan %q in %s: nothing has run, nothing to roll back", p.Name, stateDirShown(c, p))})
 					return engine.Result{Outcome: engine.Completed}
 				})
 			}

@@ -39,6 +39,9 @@ func runCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if _, _, err := loadState(c, p); err != nil {
+				return err // a checkpoint that fails its check, or another plan's
+			}
 			store, err := openStore(c, p)
 			if err != nil {
 				return err

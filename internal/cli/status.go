@@ -34,10 +34,10 @@ func statusCommand(e *env) *cli.Command {
 				// still JSON: a script reading .phase must not choke on prose
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]string{"plan": p.Name, "state_dir": stateDir(c, p), "phase": "not_started"})
+				return enc.Encode(map[string]string{"plan": p.Name, "state_dir": stateDirShown(c, p), "phase": "not_started"})
 			}
 			if st == nil {
-				fmt.Fprintf(out, "no checkpoint for plan %q in %s: it has not run\n", p.Name, stateDir(c, p))
+				fmt.Fprintf(out, "no checkpoint for plan %q in %s: it has not run\n", p.Name, stateDirShown(c, p))
 				return nil
 			}
 			if c.Bool("json") {

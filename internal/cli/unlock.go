@@ -46,7 +46,11 @@ func lockDirs(c *cli.Context, e *env) ([]string, error) {
 			writeDiagnostics(p.Secrets.Writer(e.stderr), planSnippets(p), diags)
 			return nil, fail(ExitUsage, fmt.Errorf("cannot read %s", c.Args().Get(1)), "")
 		}
-		return []string{filepath.Join(p.Dir, ".cutover", p.Name)}, nil
+		d, err := checkpoint.DefaultDir(p.Dir, p.Name)
+		if err != nil {
+			return nil, fail(ExitUsage, err, "")
+		}
+		return []string{d}, nil
 	}
 	dirs, _ := filepath.Glob(filepath.Join(".cutover", "*"))
 	return dirs, nil
