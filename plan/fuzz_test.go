@@ -98,6 +98,17 @@ locals { x = 2 }`,
 	// huge nesting
 	"locals { x = " + strings.Repeat("[", 200) + strings.Repeat("]", 200) + " }\n" +
 		"locals { y = " + strings.Repeat("{a = ", 100) + "1" + strings.Repeat("}", 100) + " }",
+	// deep nesting of each kind the parser recurses on (over the limit)
+	"locals { x = " + strings.Repeat("(", 5000) + strings.Repeat(")", 5000) + " }",
+	"locals { x = " + strings.Repeat("!", 5000) + "true }",
+	"locals { x = " + strings.Repeat("true ? 1 : ", 2000) + "2 }",
+	"locals { x = []" + strings.Repeat("[*]", 2000) + " }",
+	"locals { x = " + strings.Repeat(`"${`, 2000) + "1" + strings.Repeat(`}"`, 2000) + " }",
+	"locals { x = \"" + strings.Repeat("%{ if true }", 1000) + strings.Repeat("%{ endif }", 1000) + "\" }",
+	strings.Repeat("a {\n", 3000) + strings.Repeat("}\n", 3000),
+	// mismatched and unclosed brackets
+	"locals { x = " + strings.Repeat("(]", 3000) + " }",
+	"locals { x = " + strings.Repeat("([{", 1000),
 	// syntax errors
 	`step "exec" {`,
 	`cutover "x" { window = "30 minutes" point_of_no_return = "step" }`,
@@ -178,4 +189,61 @@ func checkRange(t *testing.T, d *hcl.Diagnostic, r hcl.Range, path string, src [
 	if lines := bytes.Count(src, []byte("\n")) + 1; e.Line > lines {
 		t.Errorf("%q: subject ends on line %d of a %d-line file", d.Summary, e.Line, lines)
 	}
+}
+
+// nestLevel is one construct FuzzNesting nests: text before and after the
+// inner expression, and the levels it adds.
+type nestLevel struct {
+	open, close string
+	levels      int
+}
+
+var nestLevels = []nestLevel{
+	{"(", ")", 1}, {"[", "]", 1}, {"{a = ", "}", 1}, {"max(", ")", 1}, {"!", "", 1}, {"-", "", 1},
+	{"true ? ", " : 1", 1}, {`"${`, `}"`, 2}, {"[for a in b : ", "]", 1}, {`"%{ if true }${`, `}%{ endif }"`, 3},
+}
+
+// FuzzNesting nests the constructs hcl's parser recurses on, chosen by the
+// input, inside a locals block. Load must never crash, and must report
+// "Expression nested too deeply" exactly when the nesting (the locals block
+// included) passes plan.DefaultMaxDepth.
+func FuzzNesting(f *testing.F) {
+	f.Add([]byte{0}, uint8(255))
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, uint8(25))
+	f.Add([]byte{6, 7}, uint8(100))
+	f.Add([]byte{9}, uint8(85))
+	f.Add([]byte{4, 5, 4}, uint8(86))
+	dir := f.TempDir()
+	path := filepath.Join(dir, "plan.hcl")
+	f.Fuzz(func(t *testing.T, choice []byte, repeat uint8) {
+		if len(choice) == 0 || len(choice)*int(repeat) > 4000 {
+			t.Skip()
+		}
+		var open, close strings.Builder
+		depth := 1 // the locals block
+		var closers []string
+		for r := 0; r < int(repeat); r++ {
+			for _, c := range choice {
+				l := nestLevels[int(c)%len(nestLevels)]
+				open.WriteString(l.open)
+				closers = append(closers, l.close)
+				depth += l.levels
+			}
+		}
+		for i := len(closers) - 1; i >= 0; i-- {
+			close.WriteString(closers[i])
+		}
+		src := "locals {\n  x = " + open.String() + "1" + close.String() + "\n}\n"
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, diags := plan.Load(path, plan.Options{Validating: true, Environ: []string{}})
+		tooDeep := false
+		for _, d := range diags {
+			tooDeep = tooDeep || d.Summary == "Expression nested too deeply"
+		}
+		if want := depth > plan.DefaultMaxDepth; tooDeep != want {
+			t.Errorf("%d levels: too deep reported %v, want %v\n%s", depth, tooDeep, want, diags.Error())
+		}
+	})
 }

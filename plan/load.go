@@ -49,10 +49,21 @@ func (o Options) environ() map[string]string {
 }
 
 type parser struct {
-	hp *hclparse.Parser
+	hp  *hclparse.Parser
+	lim limits
 }
 
+// read reads a plan or variables file within the size limit.
+func (p *parser) read(path, what string) ([]byte, hcl.Diagnostics) {
+	return readBounded(path, what, p.lim.fileBytes)
+}
+
+// parse parses src after checking its nesting depth: hcl's parser recurses
+// per level and would overflow the stack on a deep enough expression.
 func (p *parser) parse(path string, src []byte) (*hcl.File, hcl.Diagnostics) {
+	if diags := checkNesting(src, path, p.lim.depth); diags.HasErrors() {
+		return nil, diags
+	}
 	if strings.HasSuffix(path, ".json") {
 		return p.hp.ParseJSON(src, path)
 	}
@@ -76,13 +87,16 @@ func topSchema() *hcl.BodySchema {
 // nil: even with errors its Files are set so diagnostics can show snippets.
 // The plan is usable only when the diagnostics hold no error.
 func Load(path string, opts Options) (*Plan, hcl.Diagnostics) {
-	p := &parser{hp: hclparse.NewParser()}
+	lim, diags := loadLimits(opts.environ())
+	p := &parser{hp: hclparse.NewParser(), lim: lim}
 	pl := &Plan{File: path, Dir: filepath.Dir(path), Secrets: &secret.Set{}, Systems: map[string]any{}}
 	pl.Files = p.hp.Files()
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return pl, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read plan file",
-			Detail: fmt.Sprintf("Reading %s: %s.", path, unwrapPathErr(err))}}
+	if diags.HasErrors() {
+		return pl, diags
+	}
+	src, diags := p.read(path, "plan file")
+	if diags.HasErrors() {
+		return pl, diags
 	}
 	sum := sha256.Sum256(src)
 	pl.Hash = hex.EncodeToString(sum[:])

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -95,6 +94,8 @@ type rawInput struct {
 	text   string         // from -var or the environment
 	source string
 	rng    hcl.Range
+	// maxDepth bounds the nesting of a text parsed as an HCL literal.
+	maxDepth int
 }
 
 // collectInputs gathers raw values by variable name with Terraform's
@@ -111,7 +112,7 @@ func collectInputs(opts Options, p *parser) (map[string]rawInput, hcl.Diagnostic
 	sort.Strings(envNames)
 	for _, k := range envNames {
 		name := strings.TrimPrefix(k, EnvVarPrefix)
-		inputs[name] = rawInput{text: opts.environ()[k], source: "environment variable " + k}
+		inputs[name] = rawInput{text: opts.environ()[k], source: "environment variable " + k, maxDepth: p.lim.depth}
 	}
 	for _, path := range opts.VarFiles {
 		diags = append(diags, readVarFile(path, p, inputs)...)
@@ -124,9 +125,19 @@ func collectInputs(opts Options, p *parser) (map[string]rawInput, hcl.Diagnostic
 				Detail: fmt.Sprintf("A -var option (%d characters, not shown) is not of the form NAME=VALUE; for example -var region=eu-west-1.", len(kv))})
 			continue
 		}
-		inputs[name] = rawInput{text: val, source: "-var " + name}
+		inputs[name] = rawInput{text: val, source: "-var " + name, maxDepth: p.lim.depth}
 	}
 	return inputs, diags
+}
+
+// parseLiteral parses a -var or environment value as an HCL expression after
+// checking its nesting (see checkNesting).
+func parseLiteral(in rawInput) (hclsyntax.Expression, hcl.Diagnostics) {
+	tokens, _ := hclsyntax.LexExpression([]byte(in.text), in.source, hcl.InitialPos)
+	if r := tokenNesting(tokens, in.maxDepth, 0); r != nil {
+		return nil, hcl.Diagnostics{nestingDiag(*r, in.maxDepth)}
+	}
+	return hclsyntax.ParseExpression([]byte(in.text), in.source, hcl.InitialPos)
 }
 
 // literalExample is an example HCL literal of type t, for hints.
@@ -145,10 +156,9 @@ func literalExample(t cty.Type) string {
 }
 
 func readVarFile(path string, p *parser, inputs map[string]rawInput) hcl.Diagnostics {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read variables file",
-			Detail: fmt.Sprintf("Reading %s: %s.", path, unwrapPathErr(err))}}
+	src, diags := p.read(path, "variables file")
+	if diags.HasErrors() {
+		return diags
 	}
 	f, diags := p.parse(path, src)
 	if diags.HasErrors() {
@@ -238,7 +248,12 @@ func convertInput(d *variableDecl, in rawInput) (cty.Value, hcl.Diagnostics) {
 		// A -var or CUTOVER_VAR_ value of a non-string type is an HCL
 		// literal; its own diagnostics would quote it, and it may be a
 		// secret, so any problem gets one message that does not.
-		expr, pd := hclsyntax.ParseExpression([]byte(in.text), in.source, hcl.InitialPos)
+		expr, pd := parseLiteral(in)
+		if pd.HasErrors() && pd[0].Summary == nestedSummary {
+			pd[0].Detail = fmt.Sprintf("The value of %q from %s: %s", d.Name, in.source, pd[0].Detail)
+			pd[0].Subject = d.DeclRange.Ptr()
+			return cty.UnknownVal(d.Type), pd[:1]
+		}
 		if !pd.HasErrors() {
 			val, pd = expr.Value(nil)
 		}
