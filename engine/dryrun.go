@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/plan"
@@ -74,14 +75,68 @@ func (e *execution) cannotAsk(s *plan.Step) bool {
 	return ok && a.Asks() && e.opts.Confirm == nil
 }
 
-// planStep runs one step's read-only Plan, a panic becoming an error, and
-// fails a step that will ask the operator when the run cannot ask.
+// DefaultPreflightTimeout bounds the preflight (Plan) of a step that sets no
+// timeout, unless Options.PreflightTimeout or a shorter window says otherwise.
+const DefaultPreflightTimeout = 30 * time.Second
+
+// planAbandonGrace is how long past its deadline a step's Plan may take to
+// return before the preflight stops waiting for it (a library that ignores
+// its context), reporting the timeout.
+const planAbandonGrace = 2 * time.Second
+
+// preflightLimit is the deadline of s's preflight and what sets it: the
+// step's timeout, else the default (or --preflight-timeout), capped by the
+// window.
+func (e *execution) preflightLimit(s *plan.Step) (time.Duration, string) {
+	if s.Timeout > 0 {
+		return s.Timeout, "the step's timeout"
+	}
+	limit, what := DefaultPreflightTimeout, "the default preflight deadline; --preflight-timeout changes it"
+	if e.opts.PreflightTimeout > 0 {
+		limit, what = e.opts.PreflightTimeout, "--preflight-timeout"
+	}
+	if w := e.plan.Window; w > 0 && w < limit {
+		limit, what = w, "the window"
+	}
+	return limit, what
+}
+
+// planStep runs one step's read-only Plan within its preflight deadline, a
+// panic becoming an error, and fails a step that will ask the operator when
+// the run cannot ask.
 func (e *execution) planStep(ctx context.Context, s *plan.Step) (actions []steps.Action, err error) {
 	rt := &runtime{e: e, step: s, dryRun: true}
-	err = protect(func() error {
-		actions, err = s.Impl.Plan(ctx, rt)
-		return err
-	})
+	limit, what := e.preflightLimit(s)
+	pctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	type planned struct {
+		actions []steps.Action
+		err     error
+	}
+	ch := make(chan planned, 1) // buffered: an abandoned Plan still returns
+	go func() {
+		var r planned
+		r.err = protect(func() error {
+			var err error
+			r.actions, err = s.Impl.Plan(pctx, rt)
+			return err
+		})
+		ch <- r
+	}()
+	var r planned
+	select {
+	case r = <-ch:
+	case <-pctx.Done():
+		select {
+		case r = <-ch:
+		case <-time.After(planAbandonGrace):
+			return nil, fmt.Errorf("preflight timed out after %s (%s): %w", limit, what, pctx.Err())
+		}
+	}
+	actions, err = r.actions, r.err
+	if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return nil, fmt.Errorf("preflight timed out after %s (%s): %w", limit, what, err)
+	}
 	if err == nil && e.cannotAsk(s) {
 		err = errCannotAsk
 	}

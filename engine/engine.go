@@ -57,6 +57,9 @@ type Options struct {
 	Command string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PreflightTimeout bounds the preflight of each step that sets no
+	// timeout; 0 means DefaultPreflightTimeout.
+	PreflightTimeout time.Duration
 }
 
 // Errors the engine returns (wrapped with detail).

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/plan"
 )
 
@@ -21,6 +22,13 @@ func varFlags() []cli.Flag {
 
 func stateFlag() cli.Flag {
 	return &cli.StringFlag{Name: "state", Usage: "state `DIR` (default .cutover/<plan name> beside the plan)"}
+}
+
+// preflightFlag is --preflight-timeout, the bound of each step's read-only
+// preflight when the step sets no timeout.
+func preflightFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "preflight-timeout", Value: engine.DefaultPreflightTimeout,
+		Usage: "bound the preflight of each step without a `timeout` (a step's timeout bounds its own)"}
 }
 
 func jsonFlag() cli.Flag {

@@ -19,7 +19,7 @@ func planCommand(e *env) *cli.Command {
 		Name:      "plan",
 		Usage:     "dry run: preflight every system read-only and print the exact ordered actions",
 		ArgsUsage: "PLAN",
-		Flags:     append(varFlags(), jsonFlag()),
+		Flags:     append(varFlags(), jsonFlag(), preflightFlag()),
 		Action: func(c *cli.Context) error {
 			p, err := loadPlan(c, e, false)
 			if err != nil {
@@ -41,7 +41,7 @@ func previewNeverAsks(context.Context, string) (bool, error) {
 // it will be run.
 func dryRun(c *cli.Context, e *env, p *plan.Plan) error {
 	out := p.Secrets.Writer(e.stdout)
-	opts := engine.Options{Confirm: previewNeverAsks}
+	opts := engine.Options{Confirm: previewNeverAsks, PreflightTimeout: c.Duration("preflight-timeout")}
 	if c.Command.Name == "run" {
 		opts.Confirm = confirmer(c, e)
 	}

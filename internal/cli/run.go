@@ -22,7 +22,7 @@ func runCommand(e *env) *cli.Command {
 		Name:      "run",
 		Usage:     "execute the plan: checkpoint after each step, roll back automatically when a step fails",
 		ArgsUsage: "PLAN",
-		Flags: append(varFlags(), stateFlag(), jsonFlag(),
+		Flags: append(varFlags(), stateFlag(), jsonFlag(), preflightFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "only plan, the same as the plan command: nothing is changed or written"},
 			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
 			&cli.StringSliceFlag{Name: "resolve", Usage: "settle a step a crash left started: `STEP=done|rerun` (repeatable)"},
@@ -76,7 +76,7 @@ func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engi
 	r := newRenderer(c.Bool("json"), out, isTerminal(e.stdout))
 	ctx, stop := interruptible(c, e)
 	defer stop()
-	res := op(ctx, engine.Options{Events: r, Confirm: confirmer(c, e), Command: "cutover"})
+	res := op(ctx, engine.Options{Events: r, Confirm: confirmer(c, e), Command: "cutover", PreflightTimeout: c.Duration("preflight-timeout")})
 	r.Close()
 	code := exitCode(res)
 	r.Result(res, code)

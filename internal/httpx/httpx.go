@@ -1,6 +1,9 @@
-// Package httpx builds the HTTP clients steps use to talk to services: a CA
-// file for private TLS, per-request timeouts, and responses read with a size
-// cap so a misbehaving endpoint cannot exhaust memory.
+// Package httpx builds the HTTP clients steps and providers use to talk to
+// services: a transport whose connect, TLS handshake and response-header
+// waits are bounded (every client cutover builds, the AWS SDK's, Vault's,
+// KES's, MinIO's and the steps' own, uses Transport), a CA file for private
+// TLS, per-request timeouts, and responses read with a size cap so a
+// misbehaving endpoint cannot exhaust memory.
 package httpx
 
 import (
@@ -9,6 +12,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -18,10 +22,42 @@ import (
 // MaxBody is the most of a response body a step reads.
 const MaxBody = 1 << 20
 
+// Bounds of one HTTP exchange at the transport level. A context deadline
+// bounds the whole call on top of these; these make sure that a server that
+// accepts a connection and never answers cannot hold a call that has none.
+const (
+	// ConnectTimeout bounds establishing a TCP connection.
+	ConnectTimeout = 10 * time.Second
+	// TLSHandshakeTimeout bounds a TLS handshake.
+	TLSHandshakeTimeout = 10 * time.Second
+	// ResponseHeaderTimeout bounds the wait for a response's headers after
+	// the request is written.
+	ResponseHeaderTimeout = 30 * time.Second
+)
+
+// Transport returns a new transport like http.DefaultTransport (proxy from
+// the environment, HTTP/2, keep-alives) whose connect, TLS handshake and
+// response-header waits are bounded by the constants above.
+func Transport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	Bound(tr)
+	return tr
+}
+
+// Bound sets tr's connect, TLS handshake and response-header bounds, for
+// transports a library builds (the AWS SDK's, which also applies
+// AWS_CA_BUNDLE to its own).
+func Bound(tr *http.Transport) {
+	tr.DialContext = (&net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = TLSHandshakeTimeout
+	tr.ResponseHeaderTimeout = ResponseHeaderTimeout
+	tr.ExpectContinueTimeout = time.Second
+}
+
 // Client returns an HTTP client trusting the PEM certificates in caFile (in
 // addition to nothing else) when caFile is set, the system roots otherwise.
 func Client(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := Transport()
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {

@@ -46,10 +46,12 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/providers"
 )
 
@@ -142,6 +144,7 @@ func (c *Config) awsConfig(ctx context.Context) (aws.Config, error) {
 		creds := credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, c.SessionToken)
 		opts = append(opts, config.WithCredentialsProvider(creds))
 	}
+	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(httpx.Bound)))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("aws kms: load the AWS configuration: %w", err)

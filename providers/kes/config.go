@@ -55,6 +55,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/internal/kesauth"
 	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
@@ -121,7 +122,7 @@ func New(c Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := httpx.Transport()
 	tr.TLSClientConfig = tlsConf
 	tr.MaxIdleConnsPerHost = 32
 	base, _ := url.Parse(c.Endpoint)

@@ -44,6 +44,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/minio/madmin-go/v3"
 	miniogo "github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -218,7 +219,7 @@ func (c *Config) newS3(cs *conns, region string) (*miniogo.Client, error) {
 // transport is the shared HTTP transport: the CA file's roots when set,
 // and enough idle connections for concurrent object reads.
 func (c *Config) transport() (*http.Transport, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := httpx.Transport()
 	tr.MaxIdleConnsPerHost = 256
 	tr.DisableCompression = true
 	if c.CAFile == "" {

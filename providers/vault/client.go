@@ -11,16 +11,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
 	vaultapi "github.com/hashicorp/vault/api"
+
+	"github.com/cutover/cutover/internal/httpx"
 )
 
 // newClient returns a Vault client for c that reads no VAULT_*
 // environment variable that matters (address, TLS, token, namespace come
 // from the block only). It does not contact the server.
 func newClient(c *Config) (*vaultapi.Client, error) {
-	hc := cleanhttp.DefaultPooledClient()
-	tr := hc.Transport.(*http.Transport)
+	tr := httpx.Transport()
+	hc := &http.Client{Transport: tr}
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	// Keep a connection per concurrent worker: the pooled default of a few
 	// idle connections made 16 workers re-dial (and re-handshake) constantly.

@@ -10,6 +10,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -47,6 +48,7 @@ func (v *vaultTarget) describe() string {
 
 func (v *vaultTarget) client() (*vaultapi.Client, error) {
 	cfg := vaultapi.DefaultConfig()
+	cfg.HttpClient.Transport = httpx.Transport()
 	cfg.Address = v.Address
 	if v.CAFile != "" {
 		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: v.CAFile}); err != nil {
