@@ -40,6 +40,8 @@ func (s *Store) Audit(rec AuditRecord) error {
 	if err != nil {
 		return err
 	}
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
 	f, err := os.OpenFile(s.AuditPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)

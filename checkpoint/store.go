@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover/internal/fsutil"
@@ -17,7 +18,8 @@ var ErrNoState = errors.New("no checkpoint")
 // Store is a state directory. Its methods are safe to call from one process
 // holding the lock; concurrent writers are excluded by Lock.
 type Store struct {
-	dir string
+	dir     string
+	auditMu sync.Mutex // appends to audit.jsonl come from several goroutines
 }
 
 // Open returns the store at dir, creating the directory (0700) if needed.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
@@ -69,6 +70,8 @@ var (
 	ErrNeedsDecision   = errors.New("a step was interrupted and cannot be re-run safely")
 	ErrWindow          = errors.New("the maintenance window would be exceeded")
 	ErrPreflight       = errors.New("preflight failed")
+	ErrStateWrite      = errors.New("the state directory cannot be written")
+	ErrNoSpace         = errors.New("not enough free space in the state directory")
 )
 
 // execution is the state of one Run or Rollback call.
@@ -80,6 +83,10 @@ type execution struct {
 	lock  checkpoint.LockInfo
 	// durations are the recorded times of the previous run, for the window.
 	durations checkpoint.Durations
+	// writeErr is the first failed write to the state directory (see
+	// writes.go); set, it stops the run and the state in memory is the record.
+	writeErr error
+	writeMu  sync.Mutex
 }
 
 func (o Options) now() time.Time {
@@ -126,11 +133,12 @@ func (e *execution) audit(ev event.Event) {
 		}
 		rec.Fields["elapsed"] = ev.Elapsed.Round(time.Millisecond).String()
 	}
-	_ = e.store.Audit(rec)
+	_ = e.noteWrite(e.store.Audit(rec)) // noted: the run stops before its next step
 }
 
+// save writes state.json; a failure is noted (see writes.go) and returned.
 func (e *execution) save() error {
-	return e.store.Save(e.st)
+	return e.noteWrite(e.store.Save(e.st))
 }
 
 // hint formats a next-command suggestion.

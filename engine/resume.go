@@ -26,7 +26,7 @@ func (e *execution) resumeDecision(s *plan.Step, rec *checkpoint.StepState) (Res
 		if s.ID == e.plan.PointOfNoReturn {
 			e.st.PastPointOfNoReturn = true
 		}
-		_ = e.save()
+		e.record() // a failure stops the run before the step
 		e.emit(event.Event{Type: event.StepDone, Step: s.ID, Status: ResolveDone, Message: rec.Summary})
 		return Result{}, false
 	case ResolveRerun:
@@ -39,7 +39,7 @@ func (e *execution) resumeDecision(s *plan.Step, rec *checkpoint.StepState) (Res
 	}
 	e.st.Phase = checkpoint.PhaseStopped
 	e.st.Error = fmt.Sprintf("step %s was left %s by the previous process, and %s steps are not safe to run twice", s.ID, rec.Status, s.Type)
-	_ = e.save()
+	e.record()
 	e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseStopped), Step: s.ID, Message: e.st.Error})
 	next := fmt.Sprintf("check what %s did, then choose one:\n  %s\n  %s\n  %s", s.ID,
 		e.hint(fmt.Sprintf("run --resolve %s=done %s     (it completed)", s.ID, e.planArg())),

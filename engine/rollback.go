@@ -19,12 +19,12 @@ import (
 // rollback`), or continues a rollback that stopped. After the point of no
 // return it refuses unless opts.AcceptDataLoss is set. A finished rollback is
 // a no-op.
-func Rollback(ctx context.Context, p *plan.Plan, opts Options) Result {
+func Rollback(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 	e := &execution{plan: p, opts: opts, store: opts.Store}
 	if err := e.acquire("rollback"); err != nil {
 		return Result{Outcome: Failed, Err: err, Next: e.unlockHint(err)}
 	}
-	defer e.release()
+	defer func() { r = e.release(e.finish(r)) }()
 	st, err := e.store.Load()
 	if errors.Is(err, checkpoint.ErrNoState) {
 		e.emit(event.Event{Type: event.Notice, Message: "no checkpoint: nothing has run, nothing to roll back"})
@@ -76,9 +76,7 @@ func (e *execution) autoRollback(ctx context.Context, cause error) Result {
 
 func (e *execution) rollback(ctx context.Context, reason string, manual bool) Result {
 	rb := rollback.Begin(e.plan, e.st, reason, manual)
-	if err := e.save(); err != nil {
-		return Result{Outcome: RollbackFailed, Err: err}
-	}
+	e.record() // a rollback goes on from memory when the state cannot be saved
 	e.emit(event.Event{Type: event.RollbackStart, Message: fmt.Sprintf("%s; %s", reason, plural(len(rb.Actions), "compensation"))})
 	err := rollback.Continue(ctx, e.plan, e.st, e, e)
 	if err != nil {
@@ -122,8 +120,13 @@ func (e *execution) undo(ctx context.Context, s *plan.Step, rt *runtime) error {
 	return protect(func() error { return s.Impl.Undo(ctx, rt) })
 }
 
-// Save implements rollback.Recorder.
-func (e *execution) Save(st *checkpoint.State) error { return e.store.Save(st) }
+// Save implements rollback.Recorder. A failure is noted, not returned: a
+// compensation is never stopped by the state directory, and finish writes
+// the state in memory to the fallback file.
+func (e *execution) Save(st *checkpoint.State) error {
+	_ = e.noteWrite(e.store.Save(st)) // noted: finish reports it
+	return nil
+}
 
 // ActionStarted implements rollback.Recorder.
 func (e *execution) ActionStarted(a *checkpoint.RollbackAction) {
@@ -140,7 +143,7 @@ func (e *execution) ActionFinished(a *checkpoint.RollbackAction, took time.Durat
 		if a.Op == checkpoint.OpRedo {
 			key = a.Step
 		}
-		_ = e.store.RecordDuration(key, took)
+		_ = e.noteWrite(e.store.RecordDuration(key, took)) // noted: finish reports it
 	}
 	e.emit(ev)
 }

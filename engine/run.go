@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
@@ -17,12 +18,12 @@ import (
 // Run executes p. With no checkpoint it starts a new run; with one it resumes
 // after the last done step if the plan and inputs are unchanged (DESIGN 4.2).
 // A step failure before the point of no return triggers the rollback.
-func Run(ctx context.Context, p *plan.Plan, opts Options) Result {
+func Run(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 	e := &execution{plan: p, opts: opts, store: opts.Store}
 	if err := e.acquire("run"); err != nil {
 		return Result{Outcome: Failed, Err: err, Next: e.unlockHint(err)}
 	}
-	defer e.release()
+	defer func() { r = e.release(e.finish(r)) }()
 	if r, stop := e.prepareRun(ctx); stop {
 		return r
 	}
@@ -31,6 +32,9 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) Result {
 
 func (e *execution) acquire(op string) error {
 	e.lock = checkpoint.NewLockInfo(op, e.plan.Name)
+	if faultpoint.Armed() {
+		faultpoint.FillDir(e.store.Dir())
+	}
 	if err := e.store.Lock(e.lock); err != nil {
 		return err
 	}
@@ -42,7 +46,17 @@ func (e *execution) acquire(op string) error {
 	return nil
 }
 
-func (e *execution) release() { _ = e.store.Unlock(e.lock.ID) }
+// release removes the lock; when it cannot, r says how to remove it later.
+func (e *execution) release(r Result) Result {
+	if err := e.store.Unlock(e.lock.ID); err != nil {
+		r.Err = joinErr(r.Err, fmt.Errorf("the lock could not be removed: %w", err))
+		if r.Outcome == Completed {
+			r.Outcome = Failed
+		}
+		r.Next = strings.TrimPrefix(r.Next+"\n", "\n") + e.hint(fmt.Sprintf("unlock %s --state %s   (once the state directory can be written)", e.lock.ID, e.store.Dir()))
+	}
+	return r
+}
 
 func (e *execution) unlockHint(err error) string {
 	var le *checkpoint.LockedError
@@ -57,6 +71,9 @@ func (e *execution) planArg() string { return e.plan.File }
 // prepareRun loads or creates the checkpoint; stop is true when the run must
 // not proceed and r says why.
 func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
+	if err := e.checkSpace(); err != nil {
+		return Result{Outcome: Failed, Err: err, Next: e.spaceHint()}, true
+	}
 	st, err := e.store.Load()
 	if errors.Is(err, checkpoint.ErrNoState) {
 		return e.startNew(ctx)
@@ -129,7 +146,7 @@ func (e *execution) startNew(ctx context.Context) (Result, bool) {
 		e.st.Steps = append(e.st.Steps, checkpoint.StepState{ID: s.ID, Status: checkpoint.StatusPending})
 	}
 	if err := e.save(); err != nil {
-		return Result{Outcome: Failed, Err: err}, true
+		return Result{Outcome: Failed, Err: fmt.Errorf("run refused, nothing was changed: %w: %v", ErrStateWrite, err), Next: e.spaceHint()}, true
 	}
 	e.emit(event.Event{Type: event.RunStart, Message: fmt.Sprintf("run %s of %s: %s", e.st.RunID, e.plan.Name, plural(len(e.plan.Steps), "step"))})
 	return Result{}, false
@@ -144,6 +161,9 @@ func randomHex(n int) string {
 // runSteps applies the steps not yet done, in order.
 func (e *execution) runSteps(ctx context.Context) Result {
 	for i, s := range e.plan.Steps {
+		if e.failedWrite() != nil {
+			return e.onWriteFailure(ctx)
+		}
 		rec := e.st.Step(s.ID)
 		if rec == nil {
 			return Result{Outcome: Failed, Err: fmt.Errorf("step %s is missing from the checkpoint", s.ID)}
@@ -172,18 +192,27 @@ func (e *execution) runSteps(ctx context.Context) Result {
 		if err == nil && isRestart(s) {
 			err = e.reassertDrains(ctx, s, false)
 		}
+		if errors.Is(err, errNotStarted) {
+			return e.onWriteFailure(ctx)
+		}
 		if err != nil {
 			return e.onFailure(ctx, s, err)
 		}
 	}
-	return e.complete()
+	if e.failedWrite() != nil {
+		return e.onWriteFailure(ctx)
+	}
+	return e.complete(ctx)
 }
 
-func (e *execution) complete() Result {
+// complete marks the run completed; if that cannot be saved, the run is not
+// complete on record, and a failed write after a change rolls it back.
+func (e *execution) complete(ctx context.Context) Result {
 	e.st.Phase = checkpoint.PhaseCompleted
 	e.st.Error = ""
 	if err := e.save(); err != nil {
-		return Result{Outcome: Failed, Err: err}
+		e.st.Phase = checkpoint.PhaseRunning
+		return e.onWriteFailure(ctx)
 	}
 	e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseCompleted), Elapsed: e.opts.now().Sub(e.st.StartedAt),
 		Message: fmt.Sprintf("%s completed: %s", e.plan.Name, plural(len(e.plan.Steps), "step"))})
@@ -193,7 +222,7 @@ func (e *execution) complete() Result {
 func (e *execution) markSkipped(s *plan.Step, rec *checkpoint.StepState) {
 	rec.Status = checkpoint.StatusSkipped
 	rec.Summary = "skipped: its when condition is false"
-	_ = e.save()
+	e.record() // a failure stops the run before the next step
 	e.emit(event.Event{Type: event.StepSkip, Step: s.ID, Message: rec.Summary})
 }
 
@@ -201,13 +230,15 @@ func (e *execution) markSkipped(s *plan.Step, rec *checkpoint.StepState) {
 // and marks it done or failed. The checkpoint is durable at each mark.
 func (e *execution) applyStep(ctx context.Context, s *plan.Step, rec *checkpoint.StepState) error {
 	start := e.opts.now()
+	before, windowStart := *rec, e.st.WindowStart
 	rec.Status, rec.StartedAt, rec.FinishedAt, rec.Error = checkpoint.StatusStarted, &start, nil, ""
 	rec.Attempts++
 	if s.Info.Downtime && e.st.WindowStart == nil {
 		e.st.WindowStart = &start
 	}
 	if err := e.save(); err != nil {
-		return err
+		*rec, e.st.WindowStart = before, windowStart // it did not act
+		return fmt.Errorf("%w: %w", errNotStarted, err)
 	}
 	faultpoint.Hit("after-start:" + s.ID)
 	e.emit(event.Event{Type: event.StepStart, Step: s.ID, Kind: s.Info.Kind.String()})
@@ -216,7 +247,7 @@ func (e *execution) applyStep(ctx context.Context, s *plan.Step, rec *checkpoint
 	rec.FinishedAt = &end
 	if err != nil {
 		rec.Status, rec.Error = checkpoint.StatusFailed, e.plan.Secrets.Redact(err.Error())
-		_ = e.save()
+		e.record() // the failure rolls back either way
 		e.emit(event.Event{Type: event.StepFail, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Error})
 		return err
 	}
@@ -225,9 +256,9 @@ func (e *execution) applyStep(ctx context.Context, s *plan.Step, rec *checkpoint
 		e.st.PastPointOfNoReturn = true
 	}
 	if err := e.save(); err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrStateWrite, err)
 	}
-	_ = e.store.RecordDuration(s.ID, end.Sub(start))
+	_ = e.noteWrite(e.store.RecordDuration(s.ID, end.Sub(start))) // noted: the run stops before its next step
 	e.emit(event.Event{Type: event.StepDone, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Summary})
 	faultpoint.Hit("after-done:" + s.ID)
 	return nil
@@ -287,7 +318,7 @@ func (e *execution) onFailure(ctx context.Context, s *plan.Step, cause error) Re
 	if e.st.PastPointOfNoReturn {
 		e.st.Phase = checkpoint.PhaseFailed
 		e.st.Error = e.plan.Secrets.Redact(fmt.Sprintf("step %s failed after the point of no return (%s): %v", s.ID, e.plan.PointOfNoReturn, cause))
-		_ = e.save()
+		e.record()
 		e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseFailed), Message: "no automatic rollback after the point of no return: data written since then would become unreadable"})
 		return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("step %s: %w", s.ID, cause),
 			Next: "fix the cause, then " + e.hint("run "+e.planArg()) + " to retry the step\n" + e.hint("rollback --accept-data-loss "+e.planArg()) + "   (only if losing the data written since then is acceptable)"}

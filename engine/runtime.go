@@ -91,7 +91,7 @@ func (r *runtime) SaveBlob(name string, data []byte) error {
 	}
 	digest, err := r.e.store.WriteUndoBlob(r.step.ID, name, data)
 	if err != nil {
-		return err
+		return r.e.noteWrite(err)
 	}
 	if rec.Blobs == nil {
 		rec.Blobs = map[string]string{}
@@ -176,20 +176,30 @@ func (r *runtime) Output() io.Writer {
 	if r.dryRun || r.e.store == nil {
 		return io.Discard
 	}
-	return r.e.plan.Secrets.Writer(&stepLog{path: r.e.store.LogPath(r.step.ID)})
+	return r.e.plan.Secrets.Writer(&stepLog{path: r.e.store.LogPath(r.step.ID), note: r.e.noteWrite})
 }
 
 // stepLog appends to a step's log file, opening it per write so no file
-// handle outlives the step.
-type stepLog struct{ path string }
+// handle outlives the step. A failed write is noted (the run stops before
+// its next step) and the output dropped, so that a full state directory
+// never fails the command, least of all a compensation.
+type stepLog struct {
+	path string
+	note func(error) error
+}
 
 func (l *stepLog) Write(p []byte) (int, error) {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return 0, err
+	if err == nil {
+		_, err = f.Write(p)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
-	defer f.Close()
-	return f.Write(p)
+	if err != nil {
+		_ = l.note(fmt.Errorf("step log %s: %w", l.path, err)) // noted: the run stops before its next step
+	}
+	return len(p), nil
 }
 
 func (r *runtime) Logf(format string, args ...any) {

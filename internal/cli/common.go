@@ -160,6 +160,10 @@ func loadState(c *cli.Context, p *plan.Plan) (*checkpoint.Store, *checkpoint.Sta
 		err = store.CheckOwner(p.File)
 	}
 	if err == nil {
+		if fb := store.Fallbacks(); len(fb) > 0 {
+			return nil, nil, fail(ExitFailed, fmt.Errorf("a run could not write %s and left its record in %s: %s/state.json is out of date", dir, fb[0], dir),
+				fmt.Sprintf("read %s; once %s can be written again: mv %s %s/state.json", fb[0], dir, fb[0], dir))
+		}
 		st, err = store.Load()
 	}
 	if errors.Is(err, checkpoint.ErrNoState) {

@@ -392,6 +392,57 @@ func TestCrashSafety(t *testing.T) {
 	})
 
 	t.Run("rollback", func(t *testing.T) { crashThenRollback(t, r) })
+	t.Run("full-state-dir", func(t *testing.T) { fullAtEveryPoint(t, r, wantFiles) })
+}
+
+// fullAtEveryPoint fills the state directory's file system (a small tmpfs)
+// at every step boundary: the run stops, rolls back from memory (the env
+// file byte for byte), and leaves a fallback record of a finished rollback;
+// once space is freed and the record moved back as the hint says, the plan
+// runs to the end as an uninterrupted run does.
+func fullAtEveryPoint(t *testing.T, r *crashRig, wantFiles map[string]string) {
+	needMount(t)
+	for _, point := range crashPoints() {
+		t.Run(point, func(t *testing.T) {
+			r := &crashRig{t: t, bin: r.bin, healthURL: r.healthURL}
+			dir := r.newDir(true)
+			state := filepath.Join(tmpfs(t, "2m"), "state")
+			tmp := t.TempDir()
+			res := r.cutover(dir, []string{faultpoint.EnvVar + "=full:" + point, "TMPDIR=" + tmp}, "run", "--state", state, "plan.hcl")
+			r.want(res, ExitRolledBack, "run (state directory full at "+point+")")
+			m := fallbackLine.FindStringSubmatch(res.stderr)
+			if m == nil || !strings.Contains(res.stderr, "no space left on device") {
+				t.Fatalf("the error names no full disk and no fallback record:\n%s", res.stderr)
+			}
+			if got := workFiles(t, dir)["app.env"]; got != "# app settings\nKMS_PROVIDER=local\n" {
+				t.Errorf("app.env after the rollback from memory: %q", got)
+			}
+			var st struct {
+				Phase    string
+				Rollback struct {
+					Actions []struct{ Step, Status string }
+				}
+			}
+			if err := json.Unmarshal([]byte(readString(t, m[1])), &st); err != nil || st.Phase != "rolled_back" {
+				t.Fatalf("fallback record: phase %q, %v", st.Phase, err)
+			}
+			for _, a := range st.Rollback.Actions {
+				if a.Status != "done" {
+					t.Errorf("compensation %+v not done", a)
+				}
+			}
+			if err := os.Remove(filepath.Join(state, "faultpoint-full")); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("mv", m[1], filepath.Join(state, "state.json")).CombinedOutput(); err != nil {
+				t.Fatalf("mv: %v %s", err, out)
+			}
+			r.want(r.cutover(dir, []string{"TMPDIR=" + tmp}, "run", "--state", state, "plan.hcl"), ExitOK, "run (after the fallback was moved back)")
+			if got := workFiles(t, dir)["app.env"]; got != wantFiles["app.env"] {
+				t.Errorf("app.env after the new run: %q, want %q", got, wantFiles["app.env"])
+			}
+		})
+	}
 }
 
 // crashPoints are the fault points at every step boundary, and for env

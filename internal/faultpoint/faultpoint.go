@@ -3,22 +3,62 @@
 // passed to Hit, the process sends itself SIGKILL: no deferred function, no
 // flush, exactly what a power cut or `kill -9` does. The variable is read at
 // every call, is documented as a testing aid, and does nothing when unset.
+//
+// With the value "full:<point>" the process instead fills the file system of
+// the directory given to FillDir at that point (a file "faultpoint-full" in
+// it, written until the file system refuses more) and goes on: how the
+// crash-safety tests make the state directory full at an exact point.
 package faultpoint
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 )
+
+// fullPrefix marks a point at which to fill the file system instead of dying.
+const fullPrefix = "full:"
+
+var fillDir string
+
+// FillDir sets the directory whose file system a "full:<point>" fault fills
+// (the engine passes its state directory).
+func FillDir(dir string) { fillDir = dir }
 
 // EnvVar names the point at which to die, e.g. "after-done:env.switch".
 const EnvVar = "CUTOVER_FAULTPOINT"
 
 // Hit kills the process if name is the configured fault point.
 func Hit(name string) {
-	if want := os.Getenv(EnvVar); want != "" && want == name {
+	want := os.Getenv(EnvVar)
+	switch {
+	case want == "":
+	case want == name:
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is on its way
+	case strings.HasPrefix(want, fullPrefix) && want[len(fullPrefix):] == name && fillDir != "":
+		fill(filepath.Join(fillDir, "faultpoint-full"))
 	}
+}
+
+// fill writes zeros to path until the file system is full: large chunks,
+// then single bytes for the rest of the last block.
+func fill(path string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for n := len(chunk); n > 0; n /= 16 {
+		for {
+			if _, err := f.Write(chunk[:n]); err != nil {
+				break
+			}
+		}
+	}
+	_ = f.Sync() // best effort: the file system is full, which is the point
 }
 
 // Armed reports whether a fault point is configured at all, so hot loops can
