@@ -340,7 +340,7 @@ func listOnly(ctx context.Context, c *miniogo.Client, n int, withMeta bool) (*va
 		extra: map[string]Float{"objects": Float(n)}}, nil
 }
 
-// cutoverValidate runs a validate_objects plan (sample = 0: every object)
+// cutoverValidate runs a validate_objects plan (sample = "all": every object)
 // in-process; the rate is over the step's time from state.json.
 func (b *bench) cutoverValidate(ctx context.Context, dir string, m *testenv.MinIOServer, n, conc, round int) (*validateResult, error) {
 	pdir := mkdir(dir, fmt.Sprintf("cutover-%d", round))
@@ -354,7 +354,7 @@ minio "m" {
 step "validate_objects" "all" {
   minio       = minio.m
   buckets     = [%q]
-  sample      = 0
+  sample      = "all"
   concurrency = %d
 }
 `, m.Endpoint, m.AccessKey, validateBucket, conc)

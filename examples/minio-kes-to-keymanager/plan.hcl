@@ -136,7 +136,7 @@ step "health_check" "ready" {
 step "validate_objects" "all" {
   minio   = minio.prod
   buckets = var.buckets
-  sample  = 0
+  sample  = "all"
 }
 
 step "resume" "s3" {

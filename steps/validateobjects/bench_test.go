@@ -10,7 +10,7 @@ import (
 
 // BenchmarkValidateObjects reads the first 64 bytes of 2,000 small SSE-S3
 // objects on a real single-drive MinIO with a static key, every object
-// (sample = 0), at several concurrencies, and reports objects per second.
+// (sample = "all"), at several concurrencies, and reports objects per second.
 func BenchmarkValidateObjects(b *testing.B) {
 	const objects = 2000
 	s := startMinIO(b, randomKey(b))
@@ -18,7 +18,7 @@ func BenchmarkValidateObjects(b *testing.B) {
 	s.put(b, "crypt", "obj-%05d", objects, false)
 	for _, workers := range []int{1, 16, 64} {
 		b.Run("concurrency="+strconv.Itoa(workers), func(b *testing.B) {
-			step := s.step(0, workers, "crypt")
+			step := s.step(all, workers, "crypt")
 			start := time.Now()
 			for b.Loop() {
 				rt := steptest.NewRuntime("validate_objects.test")

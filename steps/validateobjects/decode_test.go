@@ -39,7 +39,7 @@ func TestDecodeDefaults(t *testing.T) {
 		t.Fatal(diags)
 	}
 	s := p.Steps[0].Impl.(*Step)
-	if s.Sample != DefaultSample || s.Bytes != DefaultBytes || s.Concurrency != DefaultConcurrency || s.Prefix != "" {
+	if s.All || s.SampleSize != DefaultSample || s.Bytes != DefaultBytes || s.Concurrency != DefaultConcurrency || s.Prefix != "" {
 		t.Errorf("defaults: %+v", s.Config)
 	}
 	if s.Deployment == nil || s.Deployment.Describe() != "minio.prod at http://127.0.0.1:9000" {
@@ -55,7 +55,7 @@ func TestDecodeExplicit(t *testing.T) {
   minio       = minio.prod
   buckets     = ["crypt"]
   prefix      = "2024/"
-  sample      = 0
+  sample      = "all"
   bytes       = 1
   concurrency = 1
 }`, false)
@@ -63,7 +63,7 @@ func TestDecodeExplicit(t *testing.T) {
 		t.Fatal(diags)
 	}
 	s := p.Steps[0].Impl.(*Step)
-	if s.Sample != 0 || s.Bytes != 1 || s.Concurrency != 1 || s.Prefix != "2024/" {
+	if !s.All || s.Bytes != 1 || s.Concurrency != 1 || s.Prefix != "2024/" {
 		t.Errorf("config: %+v", s.Config)
 	}
 	if d := s.describe(); !strings.Contains(d, "every encrypted object") || !strings.Contains(d, `prefix "2024/"`) {
@@ -83,7 +83,10 @@ func TestDecodeDiagnostics(t *testing.T) {
 		{"no buckets", "minio = minio.prod\n  buckets = []", "No buckets", "at least one bucket", 10},
 		{"bad bucket", "minio = minio.prod\n  buckets = [\"Bad_Bucket\"]", "Invalid bucket name", `"Bad_Bucket" is not a bucket name`, 10},
 		{"duplicate bucket", "minio = minio.prod\n  buckets = [\"abc\", \"abc\"]", "Duplicate bucket", `"abc" is listed twice`, 10},
-		{"negative sample", "minio = minio.prod\n  buckets = [\"abc\"]\n  sample = -1", "Invalid sample", "between 0 and", 11},
+		{"negative sample", "minio = minio.prod\n  buckets = [\"abc\"]\n  sample = -1", "Invalid sample", `between 1 and 1073741824, or "all" to read every object; it is -1.`, 11},
+		{"zero sample", "minio = minio.prod\n  buckets = [\"abc\"]\n  sample = 0", "Invalid sample", `sample = 0 no longer means every object. Write sample = "all"`, 11},
+		{"fractional sample", "minio = minio.prod\n  buckets = [\"abc\"]\n  sample = 2.5", "Invalid sample", "it is 2.5.", 11},
+		{"other word", "minio = minio.prod\n  buckets = [\"abc\"]\n  sample = \"every\"", "Invalid sample", `or "all" to read every object; it is "every".`, 11},
 		{"zero bytes", "minio = minio.prod\n  buckets = [\"abc\"]\n  bytes = 0", "Invalid bytes", "between 1 and 1048576", 11},
 		{"huge concurrency", "minio = minio.prod\n  buckets = [\"abc\"]\n  concurrency = 1000", "Invalid concurrency", "between 1 and 256", 11},
 		{"unknown attribute", "minio = minio.prod\n  buckets = [\"abc\"]\n  versions = true", "Unsupported argument", `"versions" is not expected`, 11},

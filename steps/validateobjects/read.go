@@ -17,17 +17,23 @@ import (
 type class int
 
 const (
-	classEncrypted   class = iota // SSE-S3 or SSE-KMS, non-empty: read it
+	classSSES3       class = iota // SSE-S3, non-empty: read it
+	classSSEKMS                   // SSE-KMS, non-empty: read it
 	classUnknown                  // no metadata in the listing: read it, decide from the answer
-	classUnencrypted              // no server-side encryption: skipped
-	classSSEC                     // SSE-C: the client's key, not the KMS's: skipped
-	classEmpty                    // zero bytes: MinIO decrypts nothing to serve it: skipped
-	classGone                     // deleted between the listing and the read: skipped
+	classUnencrypted              // no server-side encryption: proves nothing
+	classSSEC                     // SSE-C: the client's key, not the KMS's: not read
+	classEmpty                    // zero bytes, any encryption: MinIO decrypts nothing to serve it: not read
+	classGone                     // deleted between the listing and the read
 )
+
+// encrypted reports whether c is sealed under a KMS key (SSE-S3 or
+// SSE-KMS): the objects whose read proves the KMS.
+func (c class) encrypted() bool { return c == classSSES3 || c == classSSEKMS }
 
 // S3 headers and metadata keys that say how an object is encrypted.
 const (
 	headerSSE           = "X-Amz-Server-Side-Encryption"
+	sseKMSValue         = "aws:kms" // headerSSE's value for SSE-KMS (SSE-S3's is AES256)
 	headerSSECustomer   = "X-Amz-Server-Side-Encryption-Customer-Algorithm"
 	headerSSEKMSKeyID   = "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id"
 	errCodeNoSuchKey    = "NoSuchKey"
@@ -45,23 +51,31 @@ type object struct {
 	class       class
 }
 
-// classify reads an object's class from its listing entry.
+// classify reads an object's class from its listing entry. Empty comes
+// first, whatever the encryption, so that both listings count an object
+// the same way.
 func classify(info miniogo.ObjectInfo) class {
-	if info.UserMetadata == nil {
-		if info.Size == 0 {
-			return classEmpty
-		}
-		return classUnknown
-	}
 	switch {
-	case lookup(info.UserMetadata, headerSSECustomer) != "":
-		return classSSEC
-	case lookup(info.UserMetadata, headerSSE) == "" && lookup(info.UserMetadata, headerSSEKMSKeyID) == "":
-		return classUnencrypted
 	case info.Size == 0:
 		return classEmpty
+	case info.UserMetadata == nil:
+		return classUnknown
+	case lookup(info.UserMetadata, headerSSECustomer) != "":
+		return classSSEC
 	}
-	return classEncrypted
+	return sseClass(lookup(info.UserMetadata, headerSSE), lookup(info.UserMetadata, headerSSEKMSKeyID))
+}
+
+// sseClass is the class of a non-empty object that is not SSE-C, from its
+// server-side-encryption header and KMS key ID.
+func sseClass(sse, kmsKeyID string) class {
+	switch {
+	case strings.EqualFold(sse, sseKMSValue) || kmsKeyID != "":
+		return classSSEKMS
+	case sse != "":
+		return classSSES3
+	}
+	return classUnencrypted
 }
 
 // lookup finds a metadata value whatever the case of its key.
@@ -78,7 +92,7 @@ func lookup(m map[string]string, key string) string {
 }
 
 // list walks every bucket's listing under the prefix, counts the objects
-// it skips and calls fn with the others. A bucket whose listing fails is
+// whose class it knows, and calls fn with those to read. A bucket whose listing fails is
 // recorded as a failure and the next bucket is listed; only the end of
 // ctx stops the walk.
 func (r *run) list(ctx context.Context, fn func(object) error) error {
@@ -89,6 +103,7 @@ func (r *run) list(ctx context.Context, fn func(object) error) error {
 		}
 		if err != nil {
 			le := ListingError{Bucket: b, Prefix: r.s.Prefix, After: after, Reason: reason(err)}
+			r.tally(b).listingFailed.Store(true)
 			r.fails.addListing(le)
 			r.log.write(le.Error())
 		}
@@ -100,19 +115,22 @@ func (r *run) list(ctx context.Context, fn func(object) error) error {
 // listing's error. Only a sample needs the metadata listing (see the
 // package doc); reading every object, the plain listing is cheaper.
 func (r *run) listBucket(ctx context.Context, bucket string, fn func(object) error) (string, error) {
-	opts := miniogo.ListObjectsOptions{Prefix: r.s.Prefix, Recursive: true, WithMetadata: r.s.Sample > 0}
+	opts := miniogo.ListObjectsOptions{Prefix: r.s.Prefix, Recursive: true, WithMetadata: !r.s.All}
 	minio.PassFreeze(&opts)
+	t := r.tally(bucket)
 	last := ""
 	for info := range r.core.Client.ListObjects(ctx, bucket, opts) {
 		if info.Err != nil {
 			return last, info.Err
 		}
 		last = info.Key
-		r.listed()
+		r.listed(t)
 		o := object{Bucket: bucket, Key: info.Key, Size: info.Size, class: classify(info)}
-		if o.class != classEncrypted && o.class != classUnknown {
-			r.tally.skip(o.class)
-			continue
+		if o.class != classUnknown {
+			t.count(o.class)
+			if !o.class.encrypted() {
+				continue
+			}
 		}
 		if err := fn(o); err != nil {
 			return last, err
@@ -179,15 +197,12 @@ func (r *run) isSSEC(ctx context.Context, o object) bool {
 	return ok && info.Err == nil && info.Key == o.Key && classify(info) == classSSEC
 }
 
-// classOfResponse classifies an object by the headers of a GET.
+// classOfResponse classifies a non-empty object by the headers of a GET.
 func classOfResponse(h http.Header) class {
-	switch {
-	case h.Get(headerSSECustomer) != "":
+	if h.Get(headerSSECustomer) != "" {
 		return classSSEC
-	case h.Get(headerSSE) != "" || h.Get(headerSSEKMSKeyID) != "":
-		return classEncrypted
 	}
-	return classUnencrypted
+	return sseClass(h.Get(headerSSE), h.Get(headerSSEKMSKeyID))
 }
 
 // reason is an error as an S3 code and message when the server sent one.

@@ -57,7 +57,7 @@ step "health_check" "minio" {
 step "validate_objects" "head" {
   minio   = minio.prod
   buckets = ["crypt"]
-  sample  = 0
+  sample  = "all"
 }
 `
 

@@ -144,15 +144,22 @@ func (e *ObjectErrors) objectsMessage() string {
 	return msg
 }
 
-// tally counts a run's objects.
+// tally counts one bucket's objects while the run goes on.
 type tally struct {
-	listed, checked, failed            atomic.Int64
-	unencrypted, ssec, empty, vanished atomic.Int64
+	listed, checked, failed                           atomic.Int64
+	failedUnknown                                     atomic.Int64 // failed reads of objects the listing did not classify
+	sseS3, sseKMS, ssec, unencrypted, empty, vanished atomic.Int64
+	listingFailed                                     atomic.Bool
 }
 
-// skip counts an object that is not read, or whose read proves nothing.
-func (t *tally) skip(c class) {
+// count counts an object of class c (classUnknown is not counted: the
+// read classifies it).
+func (t *tally) count(c class) {
 	switch c {
+	case classSSES3:
+		t.sseS3.Add(1)
+	case classSSEKMS:
+		t.sseKMS.Add(1)
 	case classUnencrypted:
 		t.unencrypted.Add(1)
 	case classSSEC:
@@ -164,18 +171,40 @@ func (t *tally) skip(c class) {
 	}
 }
 
-// skipped is the number of objects skipped, for every reason.
-func (t *tally) skipped() int64 {
-	return t.unencrypted.Load() + t.ssec.Load() + t.empty.Load() + t.vanished.Load()
+// load takes a snapshot of the counts.
+func (t *tally) load() counts {
+	return counts{listed: t.listed.Load(), checked: t.checked.Load(), failed: t.failed.Load(), failedUnknown: t.failedUnknown.Load(),
+		sseS3: t.sseS3.Load(), sseKMS: t.sseKMS.Load(), ssec: t.ssec.Load(), unencrypted: t.unencrypted.Load(),
+		empty: t.empty.Load(), vanished: t.vanished.Load(), listingFailed: t.listingFailed.Load()}
+}
+
+// counts is a snapshot of a tally, or the sum of several.
+type counts struct {
+	listed, checked, failed, failedUnknown            int64
+	sseS3, sseKMS, ssec, unencrypted, empty, vanished int64
+	listingFailed                                     bool
+}
+
+// plus adds two snapshots.
+func (c counts) plus(o counts) counts {
+	return counts{listed: c.listed + o.listed, checked: c.checked + o.checked, failed: c.failed + o.failed, failedUnknown: c.failedUnknown + o.failedUnknown,
+		sseS3: c.sseS3 + o.sseS3, sseKMS: c.sseKMS + o.sseKMS, ssec: c.ssec + o.ssec,
+		unencrypted: c.unencrypted + o.unencrypted, empty: c.empty + o.empty, vanished: c.vanished + o.vanished,
+		listingFailed: c.listingFailed || o.listingFailed}
+}
+
+// skipped is the number of objects not read as proof, for every reason.
+func (c counts) skipped() int64 {
+	return c.unencrypted + c.ssec + c.empty + c.vanished
 }
 
 // skipDetail is "(3 unencrypted, 1 empty)".
-func (t *tally) skipDetail() string {
+func (c counts) skipDetail() string {
 	var parts []string
 	for _, p := range []struct {
 		n    int64
 		what string
-	}{{t.unencrypted.Load(), "unencrypted"}, {t.ssec.Load(), "SSE-C"}, {t.empty.Load(), "empty"}, {t.vanished.Load(), "deleted meanwhile"}} {
+	}{{c.unencrypted, "unencrypted"}, {c.ssec, "SSE-C"}, {c.empty, "empty"}, {c.vanished, "deleted meanwhile"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
 		}
@@ -184,6 +213,29 @@ func (t *tally) skipDetail() string {
 		return ""
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// bucketLine is the account of one bucket: "bucket crypt: read 50,
+// encrypted 62 (SSE-S3 40, SSE-KMS 10, SSE-C 12 skipped), unencrypted 15,
+// empty 5, failed 0; listed 82".
+func (c counts) bucketLine(bucket string, sample bool) string {
+	read := fmt.Sprint(c.checked)
+	if sample {
+		read += " (sample)"
+	}
+	line := fmt.Sprintf("bucket %s: read %s, encrypted %d (SSE-S3 %d, SSE-KMS %d, SSE-C %d skipped), unencrypted %d, empty %d, failed %d",
+		bucket, read, c.sseS3+c.sseKMS+c.ssec, c.sseS3, c.sseKMS, c.ssec, c.unencrypted, c.empty, c.failed)
+	if c.failedUnknown > 0 {
+		line += fmt.Sprintf(" (%d of unknown encryption: the read failed before MinIO said)", c.failedUnknown)
+	}
+	if c.vanished > 0 {
+		line += fmt.Sprintf(", deleted meanwhile %d", c.vanished)
+	}
+	line += fmt.Sprintf("; listed %d", c.listed)
+	if c.listingFailed {
+		line += "; listing FAILED"
+	}
+	return line
 }
 
 // failureLog writes every failing object to the step's log, buffered.
@@ -213,38 +265,45 @@ func (l *failureLog) flush() {
 	_ = l.w.Flush()
 }
 
-// listed counts a listed object and reports the listing's progress while
-// a sample is being drawn (the reads start after it).
-func (r *run) listed() {
-	n := r.tally.listed.Add(1)
+// listed counts a listed object of t and reports the listing's progress
+// while a sample is being drawn (the reads start after it).
+func (r *run) listed(t *tally) {
+	t.listed.Add(1)
 	if r.res != nil {
-		r.rt.Progress(steps.Progress{Done: n, Unit: "objects listed"})
+		r.listedAll++
+		r.rt.Progress(steps.Progress{Done: r.listedAll, Unit: "objects listed"})
 	}
 }
 
-// report records the outputs and the summary of a run, finished or not.
+// report records the outputs and the summary of a run, finished or not,
+// and logs one line per bucket.
 func (r *run) report(rt steps.Runtime) {
+	for _, b := range r.s.Buckets {
+		line := r.tally(b).load().bucketLine(b, r.res != nil)
+		r.log.write(line)
+		rt.Logf("%s", line)
+	}
 	r.log.flush()
-	t := &r.tally
-	rt.SetOutput("checked", fmt.Sprint(t.checked.Load()))
-	rt.SetOutput("failed", fmt.Sprint(t.failed.Load()))
-	rt.SetOutput("skipped", fmt.Sprint(t.skipped()))
-	rt.SetSummary(r.summary())
-	if t.checked.Load() == 0 {
+	t := r.totals()
+	for k, v := range map[string]int64{"checked": t.checked, "failed": t.failed, "skipped": t.skipped(),
+		"unencrypted": t.unencrypted, "ssec": t.ssec, "empty": t.empty} {
+		rt.SetOutput(k, fmt.Sprint(v))
+	}
+	rt.SetSummary(r.summary(t))
+	if t.checked == 0 {
 		rt.Logf("no encrypted object found in %s: nothing was proven readable", strings.Join(r.s.Buckets, ", "))
 	}
 }
 
 // summary is one line: what was read, what failed, what was skipped.
-func (r *run) summary() string {
-	t := &r.tally
-	read := fmt.Sprintf("read %d bytes of %d encrypted object(s) of %d listed", r.s.Bytes, t.checked.Load(), t.listed.Load())
+func (r *run) summary(t counts) string {
+	read := fmt.Sprintf("read %d bytes of %d encrypted object(s) of %d listed", r.s.Bytes, t.checked, t.listed)
 	if r.res != nil {
-		read += fmt.Sprintf(" (sample of %d)", r.s.Sample)
+		read += fmt.Sprintf(" (sample of %d)", r.s.SampleSize)
 	}
 	result := "all readable"
-	if f := t.failed.Load(); f > 0 {
-		result = fmt.Sprintf("%d UNREADABLE", f)
+	if t.failed > 0 {
+		result = fmt.Sprintf("%d UNREADABLE", t.failed)
 	}
 	if n := len(r.fails.Listings()); n > 0 {
 		result += fmt.Sprintf(", %d bucket listing(s) FAILED", n)

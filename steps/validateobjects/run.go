@@ -24,13 +24,18 @@ var beforeRead func()
 
 // run is one execution of the step: its counters and failures.
 type run struct {
-	s     *Step
-	core  miniogo.Core
-	rt    steps.Runtime
-	res   *reservoir // the sample; nil when every object is read
-	tally tally
-	fails *ObjectErrors
-	log   *failureLog
+	s    *Step
+	core miniogo.Core
+	rt   steps.Runtime
+	res  *reservoir // the sample; nil when every object is read
+	// tallies counts each bucket's objects; the map is filled before the
+	// run and only read after, so workers share it without a lock.
+	tallies map[string]*tally
+	fails   *ObjectErrors
+	log     *failureLog
+	// listedAll counts the objects listed so far, for progress (the
+	// listing runs on one goroutine).
+	listedAll int64
 	// total is the number of objects to read once known (sample mode).
 	total atomic.Int64
 	// attempted counts the objects whose read has ended.
@@ -44,7 +49,23 @@ func (s *Step) newRun(ctx context.Context, rt steps.Runtime) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run{s: s, core: miniogo.Core{Client: c}, rt: rt, fails: &ObjectErrors{}, log: newFailureLog(rt.Output())}, nil
+	tallies := make(map[string]*tally, len(s.Buckets))
+	for _, b := range s.Buckets {
+		tallies[b] = &tally{}
+	}
+	return &run{s: s, core: miniogo.Core{Client: c}, rt: rt, tallies: tallies, fails: &ObjectErrors{}, log: newFailureLog(rt.Output())}, nil
+}
+
+// tally is the count of one of the step's buckets.
+func (r *run) tally(bucket string) *tally { return r.tallies[bucket] }
+
+// totals adds up the buckets' counts.
+func (r *run) totals() counts {
+	var sum counts
+	for _, b := range r.s.Buckets {
+		sum = sum.plus(r.tally(b).load())
+	}
+	return sum
 }
 
 // execute lists and reads: streamed when every object is read, after the
@@ -52,14 +73,14 @@ func (s *Step) newRun(ctx context.Context, rt steps.Runtime) (*run, error) {
 func (r *run) execute(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if r.s.Sample == 0 {
+	if r.s.All {
 		return r.pool(ctx, func(out chan<- object) error {
 			return r.list(ctx, func(o object) error { return send(ctx, out, o) })
 		})
 	}
-	r.res = newReservoir(r.s.Sample)
+	r.res = newReservoir(r.s.SampleSize)
 	if err := r.list(ctx, r.res.offer); err != nil {
-		return fmt.Errorf("stopped while listing, after %d objects: %w", r.tally.listed.Load(), err)
+		return fmt.Errorf("stopped while listing, after %d objects: %w", r.totals().listed, err)
 	}
 	r.total.Store(int64(len(r.res.items)))
 	return r.pool(ctx, func(out chan<- object) error {
@@ -95,11 +116,11 @@ func (r *run) pool(ctx context.Context, feed func(chan<- object) error) error {
 	wg.Wait()
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("stopped after reading %d objects: %w", r.tally.checked.Load(), context.Cause(ctx))
+		return fmt.Errorf("stopped after reading %d objects: %w", r.totals().checked, context.Cause(ctx))
 	case err != nil:
 		return err
 	case r.fails.failed():
-		r.fails.Checked = r.tally.checked.Load()
+		r.fails.Checked = r.totals().checked
 		return r.fails
 	}
 	return nil
@@ -115,7 +136,9 @@ func (r *run) worker(ctx context.Context, objects <-chan object) {
 	}
 }
 
-// check reads one object and counts the outcome.
+// check reads one object and counts the outcome: a read of an encrypted
+// object, a failure, or the class the read found (an object the listing
+// could not classify, or one deleted since).
 func (r *run) check(ctx context.Context, o object, buf []byte) {
 	raiseMax(&r.maxInflight, r.inflight.Add(1))
 	defer r.inflight.Add(-1)
@@ -123,18 +146,25 @@ func (r *run) check(ctx context.Context, o object, buf []byte) {
 		beforeRead()
 	}
 	c, err := r.read(ctx, o, buf)
+	t := r.tally(o.Bucket)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return // interrupted, not the object's fault
 	case err != nil:
-		r.tally.checked.Add(1)
-		r.tally.failed.Add(1)
+		t.checked.Add(1)
+		t.failed.Add(1)
+		if o.class == classUnknown {
+			t.failedUnknown.Add(1)
+		}
 		r.fails.add(o.Bucket, o.Key, err.Error())
 		r.log.record(o, err)
-	case c != classEncrypted:
-		r.tally.skip(c)
+	case c.encrypted():
+		t.checked.Add(1)
+		if o.class == classUnknown {
+			t.count(c)
+		}
 	default:
-		r.tally.checked.Add(1)
+		t.count(c)
 	}
 	r.rt.Progress(steps.Progress{Done: r.attempted.Add(1), Total: r.total.Load(), Unit: "objects"})
 }

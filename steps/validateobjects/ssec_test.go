@@ -58,27 +58,52 @@ func mixedBucket(t *testing.T) (*server, int64) {
 	return s, 50
 }
 
-// The skip details of a run over the mixed bucket. A plain listing can
-// only count the empty objects as empty; the metadata listing of a
-// sample counts the three unencrypted ones as unencrypted.
+// The skip details of a run over the mixed bucket, and its line: both
+// listings count the same objects the same way (an empty object is empty
+// whatever its encryption), whether the listing or the read classified
+// them.
 const (
-	everySkips  = "skipped 32 (15 unencrypted, 12 SSE-C, 5 empty)"
-	sampleSkips = "skipped 32 (18 unencrypted, 12 SSE-C, 2 empty)"
+	mixedSkips = "skipped 32 (15 unencrypted, 12 SSE-C, 5 empty)"
+	mixedLine  = "encrypted 62 (SSE-S3 40, SSE-KMS 10, SSE-C 12 skipped), unencrypted 15, empty 5, failed 0; listed 82"
 )
 
-// Reading every object (sample = 0) lists without metadata: every
+// checkLine requires exactly one line about bucket in the step's reports
+// and log, and that it holds want.
+func checkLine(t *testing.T, rt *steptest.Runtime, bucket, want string) {
+	t.Helper()
+	var lines []string
+	for _, l := range rt.Logs {
+		if strings.HasPrefix(l, "bucket "+bucket+": ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Errorf("lines about bucket %s = %q, want one holding %q", bucket, lines, want)
+	}
+	if len(lines) == 1 && !strings.Contains(rt.Text(), lines[0]+"\n") {
+		t.Errorf("the step's log lacks %q:\n%.500s", lines[0], rt.Text())
+	}
+}
+
+// Reading every object (sample = "all") lists without metadata: every
 // non-empty object is read and classified by its GET, MinIO's refusal to
 // serve an SSE-C object without its key is confirmed by a lookup and
 // skipped, not failed; the same holds while a freeze holds clients.
 func TestEveryObjectMixedBucket(t *testing.T) {
 	s, encrypted := mixedBucket(t)
 	reads := countReads(t, 0)
-	step := s.step(0, 8, "mixed")
+	step := s.step(all, 8, "mixed")
 	rt := steptest.NewRuntime("validate_objects.test")
 	must(t, "validate the mixed bucket", step.Apply(context.Background(), rt))
 	checkOutputs(t, rt, int(encrypted), 0, 32)
-	if !strings.Contains(rt.Summary, "all readable; "+everySkips) {
+	if !strings.Contains(rt.Summary, "all readable; "+mixedSkips) {
 		t.Errorf("summary = %q", rt.Summary)
+	}
+	checkLine(t, rt, "mixed", "bucket mixed: read 50, "+mixedLine)
+	for k, v := range map[string]string{"unencrypted": "15", "ssec": "12", "empty": "5"} {
+		if rt.Outputs[k] != v {
+			t.Errorf("output %s = %q, want %s", k, rt.Outputs[k], v)
+		}
 	}
 	if reads.Load() != encrypted+15+12 {
 		t.Errorf("reads = %d, want %d: every non-empty object (the listing is plain)", reads.Load(), encrypted+15+12)
@@ -112,13 +137,14 @@ func TestSampleMixedBucket(t *testing.T) {
 		t.Errorf("reads = %d, sample of %d drawn from %d; want 20 drawn from the %d encrypted objects", reads.Load(), len(res.items), res.seen, encrypted)
 	}
 	for _, o := range res.items {
-		if o.class != classEncrypted || !(strings.HasPrefix(o.Key, "s3-") || strings.HasPrefix(o.Key, "kms-")) {
+		if !o.class.encrypted() || !(strings.HasPrefix(o.Key, "s3-") || strings.HasPrefix(o.Key, "kms-")) {
 			t.Errorf("sampled %s (class %d), not an encrypted object", o.Key, o.class)
 		}
 	}
-	if !strings.Contains(rt.Summary, sampleSkips) {
+	if !strings.Contains(rt.Summary, mixedSkips) {
 		t.Errorf("summary = %q", rt.Summary)
 	}
+	checkLine(t, rt, "mixed", "bucket mixed: read 20 (sample), "+mixedLine)
 
 	reads.Store(0)
 	rt = steptest.NewRuntime("validate_objects.test")
@@ -135,7 +161,7 @@ func TestSampleMixedBucket(t *testing.T) {
 // only a prefix of SSE-C objects.
 func TestSSECRefusalConfirmed(t *testing.T) {
 	s, _ := mixedBucket(t)
-	r, err := s.step(0, 1, "mixed").newRun(context.Background(), steptest.NewRuntime("validate_objects.test"))
+	r, err := s.step(all, 1, "mixed").newRun(context.Background(), steptest.NewRuntime("validate_objects.test"))
 	must(t, "run", err)
 	ctx := context.Background()
 	_, _, _, err = r.core.GetObject(ctx, "mixed", "c-1", miniogo.GetObjectOptions{})
@@ -158,7 +184,7 @@ func TestSSECRefusalConfirmed(t *testing.T) {
 		}
 	}
 	buf := make([]byte, DefaultBytes)
-	for key, want := range map[string]class{"c-5": classSSEC, "s3-002": classEncrypted, "plain-02": classUnencrypted} {
+	for key, want := range map[string]class{"c-5": classSSEC, "s3-002": classSSES3, "kms-02": classSSEKMS, "plain-02": classUnencrypted} {
 		if c, err := r.read(ctx, object{Bucket: "mixed", Key: key, Size: 1, class: classUnknown}, buf); err != nil || c != want {
 			t.Errorf("read(%s) = %d, %v; want class %d", key, c, err, want)
 		}

@@ -79,11 +79,14 @@ func TestClassify(t *testing.T) {
 		size int64
 		want class
 	}{
-		{map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}, 5, classEncrypted},
-		{map[string]string{"x-amz-server-side-encryption": "aws:kms"}, 5, classEncrypted},
+		{map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}, 5, classSSES3},
+		{map[string]string{"x-amz-server-side-encryption": "aws:kms"}, 5, classSSEKMS},
+		{map[string]string{"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": "k"}, 5, classSSEKMS},
 		{map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}, 0, classEmpty},
 		{map[string]string{"content-type": "text/plain"}, 5, classUnencrypted},
+		{map[string]string{"content-type": "text/plain"}, 0, classEmpty},
 		{map[string]string{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256"}, 5, classSSEC},
+		{map[string]string{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256"}, 0, classEmpty},
 		{nil, 5, classUnknown},
 		{nil, 0, classEmpty},
 	} {
@@ -96,7 +99,20 @@ func TestClassify(t *testing.T) {
 		t.Error("a GET without SSE headers is not unencrypted")
 	}
 	h.Set("X-Amz-Server-Side-Encryption", "AES256")
-	if classOfResponse(h) != classEncrypted {
-		t.Error("a GET with SSE-S3 is not encrypted")
+	if classOfResponse(h) != classSSES3 {
+		t.Error("a GET with SSE-S3 is not SSE-S3")
+	}
+	h.Set("X-Amz-Server-Side-Encryption", "aws:kms")
+	if classOfResponse(h) != classSSEKMS {
+		t.Error("a GET with SSE-KMS is not SSE-KMS")
+	}
+}
+
+// The line of a bucket says what was read and counts every kind.
+func TestBucketLine(t *testing.T) {
+	c := counts{listed: 90, checked: 52, failed: 2, sseS3: 40, sseKMS: 10, ssec: 12, unencrypted: 15, empty: 5, vanished: 1, listingFailed: true}
+	want := "bucket crypt: read 52 (sample), encrypted 62 (SSE-S3 40, SSE-KMS 10, SSE-C 12 skipped), unencrypted 15, empty 5, failed 2, deleted meanwhile 1; listed 90; listing FAILED"
+	if got := c.bucketLine("crypt", true); got != want {
+		t.Errorf("bucketLine =\n%s\nwant\n%s", got, want)
 	}
 }

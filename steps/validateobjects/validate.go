@@ -8,7 +8,7 @@
 //	  minio       = minio.prod
 //	  buckets     = ["crypt"]
 //	  prefix      = ""      # only objects under this prefix
-//	  sample      = 1000    # objects to read; 0 reads every one
+//	  sample      = 1000    # encrypted objects to read, or "all" for every one
 //	  bytes       = 64      # bytes read from the start of each object
 //	  concurrency = 16      # reads at once
 //	}
@@ -17,46 +17,59 @@
 // and classified:
 //
 //   - encrypted by the KMS (SSE-S3 or SSE-KMS), with at least one byte:
-//     these are read and counted as checked, and failed when the read fails;
-//   - unencrypted, SSE-C (the client holds that key, not the KMS) and empty
-//     objects (MinIO decrypts nothing to serve zero bytes, so reading one
-//     proves nothing) are skipped and counted by reason;
+//     these are read and counted as read, and failed when the read fails;
+//   - SSE-C objects (the client holds that key, not the KMS), unencrypted
+//     objects and empty objects (whatever their encryption: MinIO decrypts
+//     nothing to serve zero bytes, so reading one proves nothing) are not
+//     proof, and are counted by kind;
 //   - when the listing carries no metadata, the object is read and
 //     classified by the GET's response headers.
 //
+// Nothing is skipped silently: after the reads the step logs one line per
+// bucket, "bucket B: read N, encrypted N (SSE-S3 N, SSE-KMS N, SSE-C N
+// skipped), unencrypted N, empty N, failed N; listed N", and its outputs
+// count every kind. An object whose read failed before its encryption was
+// known (see below) counts as failed only, and the line says how many
+// did.
+//
 // How objects are listed. A sample is drawn from a listing with MinIO's
 // metadata extension, so that it holds encrypted objects only. With
-// sample = 0 the listing is plain, without metadata (MinIO spends far less
-// CPU on it): empty objects are still skipped by their size (an empty
-// unencrypted object counts as empty there, as unencrypted in a sample's
-// listing), every other object is read and classified by the GET's response
-// headers, so unencrypted objects cost a read too. MinIO refuses a GET of an
-// SSE-C object without its key (status 400, code InvalidRequest, shared with
+// sample = "all" the listing is plain, without metadata (MinIO spends far
+// less CPU on it): empty objects are counted by their size, every other
+// object is read and classified by the GET's response headers, so
+// unencrypted objects cost a read too. MinIO refuses a GET of an SSE-C
+// object without its key (status 400, code InvalidRequest, shared with
 // other bad requests); such a refusal is confirmed by looking that one
-// object up with the metadata extension, and the object is skipped as SSE-C
-// if the lookup says so, or failed with the GET's error if not.
+// object up with the metadata extension, and the object is counted as
+// SSE-C if the lookup says so, or failed with the GET's error if not.
 //
-// Sampling. With sample = N > 0, N encrypted objects are chosen uniformly
-// over the whole listing (reservoir sampling with a fixed seed: the same
-// listing gives the same sample), holding at most N names in memory
-// whatever the number of objects; the reads start once the listing ends.
-// With sample = 0, every encrypted object is read while the listing
-// streams. Either way at most `concurrency` reads run at once.
+// Sampling. With sample = N (at least 1), N encrypted objects are chosen
+// uniformly over the whole listing (reservoir sampling with a fixed seed:
+// the same listing gives the same sample), holding at most N names in
+// memory whatever the number of objects; the reads start once the listing
+// ends. With sample = "all", every encrypted object is read while the
+// listing streams. sample = 0, which read every object before, is refused
+// with a hint to write "all": reading everything is spelled out. Either
+// way at most `concurrency` reads run at once.
 //
 // Reads carry minio.FreezeBypassHeader, so the step works while a drain
 // holds clients. Every failing object and its reason go to the step's log;
 // the step's error counts them and names the first 20 in name order.
-// Outputs: checked, failed, skipped. In a rollback the step runs again
+// Outputs: checked (encrypted objects read), failed, skipped (everything
+// listed and not read as proof), unencrypted, ssec, empty. In a rollback the step runs again
 // (phase 2), to prove the old KMS reads everything.
 package validateobjects
 
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/providers/minio"
@@ -69,7 +82,10 @@ func init() {
 
 // Defaults and limits of the step's attributes.
 const (
-	DefaultSample      = 1000
+	DefaultSample = 1000
+	MaxSample     = 1 << 30
+	// SampleAll is the value of sample that reads every object.
+	SampleAll          = "all"
 	DefaultBytes       = 64
 	DefaultConcurrency = 16
 	MaxBytes           = 1 << 20
@@ -81,7 +97,7 @@ type Config struct {
 	MinIO       hcl.Expression `hcl:"minio"`                // minio.<name>: the deployment
 	Buckets     []string       `hcl:"buckets"`              // listed in this order
 	Prefix      string         `hcl:"prefix,optional"`      // only objects under it
-	Sample      int            `hcl:"sample,optional"`      // objects read; 0 = every one (default DefaultSample)
+	Sample      hcl.Expression `hcl:"sample,optional"`      // a number of objects, or SampleAll (default DefaultSample)
 	Bytes       int            `hcl:"bytes,optional"`       // read from each object's start (default DefaultBytes)
 	Concurrency int            `hcl:"concurrency,optional"` // reads at once (default DefaultConcurrency)
 }
@@ -89,6 +105,11 @@ type Config struct {
 // Step reads encrypted objects of a MinIO deployment.
 type Step struct {
 	Config
+	// All is true when every object is read (sample = "all").
+	All bool
+	// SampleSize is the number of encrypted objects sampled when All is
+	// false.
+	SampleSize int
 	// Deployment is the MinIO the objects are read from; nil only when its
 	// block has errors.
 	Deployment *minio.Config
@@ -123,10 +144,53 @@ func (s *Step) defaults(attrs hcl.Attributes, dc *hcldecode.Context) hcl.Diagnos
 			diags = append(diags, hcldecode.AttrError("Invalid "+name, fmt.Sprintf("%s must be %s, between %d and %d; it is %d.", name, what, lo, hi, *v), a))
 		}
 	}
-	num("sample", &s.Sample, DefaultSample, 0, 1<<30, "the number of objects to read (0 reads them all)")
+	diags = append(diags, s.decodeSample(attrs["sample"], dc)...)
 	num("bytes", &s.Bytes, DefaultBytes, 1, MaxBytes, "the number of bytes read from each object")
 	num("concurrency", &s.Concurrency, DefaultConcurrency, 1, MaxConcurrency, "the number of reads at once")
 	return diags
+}
+
+// decodeSample reads sample: a number of objects from 1 up, or "all".
+// The old spelling of "all", 0, is refused with a hint.
+func (s *Step) decodeSample(a *hcl.Attribute, dc *hcldecode.Context) hcl.Diagnostics {
+	s.SampleSize = DefaultSample
+	if a == nil || !dc.Known(a) {
+		return nil
+	}
+	v, diags := dc.Value(a.Expr)
+	if diags.HasErrors() {
+		return diags
+	}
+	if v.Type() == cty.String && v.AsString() == SampleAll {
+		s.All, s.SampleSize = true, 0
+		return nil
+	}
+	nv, err := convert.Convert(v, cty.Number)
+	if err != nil {
+		return hcl.Diagnostics{hcldecode.AttrError("Invalid sample", fmt.Sprintf("sample must be a number of objects to read, or %q to read every object; it is %s.", SampleAll, ctyString(v)), a)}
+	}
+	n, acc := nv.AsBigFloat().Int64()
+	switch {
+	case acc == big.Exact && n == 0:
+		return hcl.Diagnostics{hcldecode.AttrError("Invalid sample", fmt.Sprintf("sample = 0 no longer means every object. Write sample = %q to read every object, or a number of objects (at least 1) to read a sample.", SampleAll), a)}
+	case acc != big.Exact || n < 1 || n > MaxSample:
+		return hcl.Diagnostics{hcldecode.AttrError("Invalid sample", fmt.Sprintf("sample must be a whole number of objects between 1 and %d, or %q to read every object; it is %s.", MaxSample, SampleAll, ctyString(v)), a)}
+	}
+	s.SampleSize = int(n)
+	return nil
+}
+
+// ctyString shows a primitive value as the plan would spell it.
+func ctyString(v cty.Value) string {
+	switch {
+	case v.IsNull():
+		return "null"
+	case v.Type() == cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case v.Type() == cty.Number:
+		return v.AsBigFloat().Text('g', -1)
+	}
+	return v.Type().FriendlyName()
 }
 
 // checkBuckets requires at least one bucket, valid names, no duplicates.
@@ -153,8 +217,8 @@ func checkBuckets(buckets []string, a *hcl.Attribute, dc *hcldecode.Context) hcl
 
 // describe says what Apply reads.
 func (s *Step) describe() string {
-	what := fmt.Sprintf("up to %d sampled encrypted objects", s.Sample)
-	if s.Sample == 0 {
+	what := fmt.Sprintf("up to %d sampled encrypted objects", s.SampleSize)
+	if s.All {
 		what = "every encrypted object"
 	}
 	where := strings.Join(s.Buckets, ", ")
@@ -180,7 +244,7 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 	return []steps.Action{{Summary: s.describe(), Details: []string{
 		"now: " + s.Deployment.Describe() + ", " + info.String(),
 		"a ranged GET makes MinIO unseal each object's key through the KMS; a HEAD would not",
-		"unencrypted, SSE-C and empty objects are counted and skipped"}}}, nil
+		"SSE-C, unencrypted and empty objects prove nothing: they are counted and reported, one line per bucket"}}}, nil
 }
 
 // Apply reads the objects and fails, naming them, if any is unreadable.

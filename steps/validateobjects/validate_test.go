@@ -97,9 +97,14 @@ func (s *server) put(t testing.TB, bucket, format string, n int, sse bool) {
 	}
 }
 
-// step returns a validate_objects step over buckets.
+// all, as step's sample, reads every object (sample = "all").
+const all = -1
+
+// step returns a validate_objects step over buckets that reads a sample
+// of that many objects, or every object.
 func (s *server) step(sample, concurrency int, buckets ...string) *Step {
-	return &Step{Config: Config{Buckets: buckets, Sample: sample, Bytes: DefaultBytes, Concurrency: concurrency}, Deployment: s.cfg}
+	return &Step{Config: Config{Buckets: buckets, Bytes: DefaultBytes, Concurrency: concurrency},
+		All: sample == all, SampleSize: max(sample, 0), Deployment: s.cfg}
 }
 
 // restartOnKey restarts MinIO through its supervisor on a static key of
@@ -140,7 +145,7 @@ func TestWrongKeyImported(t *testing.T) {
 	s.put(t, "logs", "plain/%03d", 25, false)
 	s.putKMS(t, "kms", "k-%03d", 100)
 	s.putMultipart(t, "kms", "big-%d", 2)
-	step := s.step(0, 16, "crypt", "logs", "kms")
+	step := s.step(all, 16, "crypt", "logs", "kms")
 
 	rt := steptest.NewRuntime("validate_objects.test")
 	must(t, "validate on the right key", step.Apply(context.Background(), rt))
@@ -148,6 +153,9 @@ func TestWrongKeyImported(t *testing.T) {
 	if !strings.Contains(rt.Summary, "all readable") || !strings.Contains(rt.Summary, "25 unencrypted, 1 empty") {
 		t.Errorf("summary = %q", rt.Summary)
 	}
+	checkLine(t, rt, "crypt", "bucket crypt: read 200, encrypted 200 (SSE-S3 200, SSE-KMS 0, SSE-C 0 skipped), unencrypted 0, empty 1, failed 0; listed 201")
+	checkLine(t, rt, "logs", "bucket logs: read 150, encrypted 150 (SSE-S3 150, SSE-KMS 0, SSE-C 0 skipped), unencrypted 25, empty 0, failed 0; listed 175")
+	checkLine(t, rt, "kms", "bucket kms: read 102, encrypted 102 (SSE-S3 2, SSE-KMS 100, SSE-C 0 skipped), unencrypted 0, empty 0, failed 0; listed 102")
 
 	s.restartOnKey(t, randomKey(t))
 	must(t, "ready on the wrong key (it only asks for a fresh data key)", s.cfg.Ready(context.Background()))
@@ -159,6 +167,8 @@ func TestWrongKeyImported(t *testing.T) {
 		t.Fatalf("validate on the wrong key = %v, want 102 of 102 listed objects unreadable", err)
 	}
 	checkOutputs(t, rt, 102, 102, 0)
+	checkLine(t, rt, "crypt", "bucket crypt: read 0, encrypted 0 (SSE-S3 0, SSE-KMS 0, SSE-C 0 skipped), unencrypted 0, empty 0, failed 0; listed 0; listing FAILED")
+	checkLine(t, rt, "kms", "bucket kms: read 102, encrypted 0 (SSE-S3 0, SSE-KMS 0, SSE-C 0 skipped), unencrypted 0, empty 0, failed 102 (102 of unknown encryption: the read failed before MinIO said); listed 102")
 	lists := oe.Listings()
 	if len(lists) != 2 || lists[0].Bucket != "crypt" || lists[1].Bucket != "logs" || !strings.HasPrefix(lists[0].Reason, "kms:InvalidCiphertextException") {
 		t.Errorf("failed listings = %+v, want crypt and logs with the KMS's error", lists)
@@ -281,7 +291,7 @@ func TestConcurrencyHonoured(t *testing.T) {
 	s.put(t, "crypt", "o-%03d", 64, false)
 	countReads(t, 20*time.Millisecond)
 	for _, workers := range []int{1, 4, 16} {
-		step := s.step(0, workers, "crypt")
+		step := s.step(all, workers, "crypt")
 		must(t, "validate", step.Apply(context.Background(), steptest.NewRuntime("validate_objects.test")))
 		if got := step.last.maxInflight.Load(); got != int64(workers) {
 			t.Errorf("concurrency %d: at most %d reads at once", workers, got)
@@ -315,7 +325,7 @@ func TestReadsThroughFreeze(t *testing.T) {
 	must(t, "freeze", s.cfg.Freeze(ctx))
 	must(t, "frozen", s.cfg.ConfirmFrozen(ctx))
 	defer s.cfg.Thaw(ctx)
-	step := s.step(0, 4, "crypt")
+	step := s.step(all, 4, "crypt")
 	must(t, "plan while frozen", planErr(step))
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -356,9 +366,10 @@ func TestNothingEncrypted(t *testing.T) {
 	s.bucket(t, "plain", false)
 	s.put(t, "plain", "p-%d", 5, false)
 	rt := steptest.NewRuntime("validate_objects.test")
-	must(t, "validate", s.step(0, 4, "plain").Apply(context.Background(), rt))
+	must(t, "validate", s.step(all, 4, "plain").Apply(context.Background(), rt))
 	checkOutputs(t, rt, 0, 0, 5)
-	if len(rt.Logs) != 1 || !strings.Contains(rt.Logs[0], "nothing was proven readable") {
+	if len(rt.Logs) != 2 || rt.Logs[0] != "bucket plain: read 0, encrypted 0 (SSE-S3 0, SSE-KMS 0, SSE-C 0 skipped), unencrypted 5, empty 0, failed 0; listed 5" ||
+		!strings.Contains(rt.Logs[1], "nothing was proven readable") {
 		t.Errorf("logs = %q", rt.Logs)
 	}
 }
