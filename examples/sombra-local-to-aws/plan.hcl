@@ -24,20 +24,29 @@ variable "restart_command" {
   type        = list(string)
   description = "how the app's supervisor restarts it, e.g. [\"systemctl\", \"restart\", \"sombra\"]"
 }
-variable "aws_region" {}
+variable "aws_region" {
+  default     = ""
+  description = "the AWS region; empty: the SDK's default chain (AWS_REGION, the profile's region)"
+}
 variable "aws_endpoint" {
   default     = ""
-  description = "AWS KMS endpoint override (empty for AWS itself)"
+  description = "AWS KMS endpoint override, e.g. an emulator's URL; empty: AWS itself"
 }
 variable "aws_kms_key_arn" {}
 variable "aws_access_key_id" {
-  sensitive = true
+  default     = ""
+  sensitive   = true
+  description = "empty: the SDK's default chain (environment, profile, SSO, instance or container role)"
 }
 variable "aws_secret_access_key" {
+  default   = ""
   sensitive = true
 }
 
 # The app's own AWS credentials: the preflight proves the key works with them.
+# Every AWS input may be left empty: no endpoint is AWS itself, and the region
+# and credentials then come from the SDK's default chain on the operator's
+# machine (config.LoadDefaultConfig), as they would for the aws CLI.
 kms "aws" {
   type       = "aws_kms"
   region     = var.aws_region
@@ -69,11 +78,11 @@ step "rotate_jwt" "signing" {
 
 step "env" "kms" {
   files = [var.env_file]
-  set = {
+  # AWS_REGION only when the plan names one: otherwise the app keeps its own.
+  set = merge({
     KMS_PROVIDER    = "AWS"
     AWS_KMS_KEY_ARN = var.aws_kms_key_arn
-    AWS_REGION      = var.aws_region
-  }
+  }, var.aws_region == "" ? {} : { AWS_REGION = var.aws_region })
 }
 
 step "restart" "app" {

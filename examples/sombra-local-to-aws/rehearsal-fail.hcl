@@ -14,15 +14,19 @@ variable "env_file" {}
 variable "restart_command" {
   type = list(string)
 }
-variable "aws_region" {}
+variable "aws_region" {
+  default = ""
+}
 variable "aws_endpoint" {
   default = ""
 }
 variable "aws_kms_key_arn" {}
 variable "aws_access_key_id" {
+  default   = ""
   sensitive = true
 }
 variable "aws_secret_access_key" {
+  default   = ""
   sensitive = true
 }
 variable "demoapp" {
@@ -59,11 +63,11 @@ step "rotate_jwt" "signing" {
 
 step "env" "kms" {
   files = [var.env_file]
-  set = {
+  # AWS_REGION only when the plan names one: otherwise the app keeps its own.
+  set = merge({
     KMS_PROVIDER    = "AWS"
     AWS_KMS_KEY_ARN = var.aws_kms_key_arn
-    AWS_REGION      = var.aws_region
-  }
+  }, var.aws_region == "" ? {} : { AWS_REGION = var.aws_region })
 }
 
 step "restart" "app" {

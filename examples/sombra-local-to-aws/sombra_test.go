@@ -8,11 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,4 +254,92 @@ func TestDemo(t *testing.T) {
 	if ps, _ := exec.Command("pgrep", "-f", "bin/demoapp").Output(); len(bytes.TrimSpace(ps)) > 0 {
 		t.Fatalf("the demo left processes behind: %s", ps)
 	}
+}
+
+// TestAWSItselfWithoutEndpoint: the plan can target AWS itself. With no
+// endpoint, region or credentials it validates; `cutover plan` then fails
+// cleanly (exit 1) naming the missing region and credentials, and nothing
+// leaves the machine: the SDK's default chain has nothing to find (no
+// environment credentials, no shared files, the instance metadata service
+// disabled), and every non-loopback HTTP(S) connection would go through a
+// proxy that counts them, which must see none.
+func TestAWSItselfWithoutEndpoint(t *testing.T) {
+	r := newRig(t)
+	cutover := build(t, "cmd/cutover", r.dir)
+	proxy, conns := connectionCounter(t)
+	home := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+		"HTTPS_PROXY=" + proxy, "HTTP_PROXY=" + proxy, "https_proxy=" + proxy, "http_proxy=" + proxy}
+	var args []string
+	for _, v := range r.vars {
+		if name, _, _ := strings.Cut(v, "="); !strings.HasPrefix(name, "aws_") || name == "aws_kms_key_arn" {
+			args = append(args, "-var", v)
+		}
+	}
+	cmd := func(extra ...string) (string, int) {
+		c := exec.Command(cutover, extra...)
+		c.Dir, c.Env = t.TempDir(), env
+		out, _ := c.CombinedOutput()
+		return string(out), c.ProcessState.ExitCode()
+	}
+	plan := filepath.Join(mustAbs(t, "."), "plan.hcl")
+
+	out, code := cmd(append([]string{"validate", plan}, args...)...)
+	if code != 0 || !strings.Contains(out, "is valid") {
+		t.Fatalf("validate with no endpoint, region or credentials: exit %d\n%s", code, out)
+	}
+	out, code = cmd(append([]string{"plan", plan}, args...)...)
+	if code != 1 || !strings.Contains(out, "kms.aws (aws kms): no AWS region") || !strings.Contains(out, "no AWS credentials: set access_key and secret_key") ||
+		!strings.Contains(out, "cutover: error: ") || strings.Contains(out, "panic") {
+		t.Errorf("plan with no region or credentials: exit %d, want 1 naming both\n%s", code, out)
+	}
+	out, code = cmd(append([]string{"plan", plan, "-var", "aws_region=" + region}, args...)...)
+	if code != 1 || !strings.Contains(out, "no AWS credentials") || strings.Contains(out, "no AWS region") {
+		t.Errorf("plan with a region and no credentials: exit %d, want 1 naming the credentials\n%s", code, out)
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("%d connection(s) left for a non-loopback host", n)
+	}
+	// The control: with credentials, the key check sends its request to
+	// AWS itself, and the proxy (which closes it: nothing leaves) sees it.
+	out, code = cmd(append([]string{"plan", plan, "-var", "aws_region=" + region, "-var", "aws_access_key_id=" + accessKey,
+		"-var", "aws_secret_access_key=" + secretKey}, args...)...)
+	if code != 1 || conns.Load() == 0 {
+		t.Errorf("plan with credentials: exit %d, %d connection(s) through the proxy; want a failed request through it\n%s", code, conns.Load(), out)
+	}
+	t.Logf("with credentials, through the proxy:\n%s", out)
+	if h := r.mustClient("health", r.url); !strings.Contains(h, `"kms":"local"`) {
+		t.Errorf("after the refused plans: %s", h)
+	}
+}
+
+// connectionCounter listens on loopback, for use as HTTP(S)_PROXY, and
+// counts the connections made to it (closing each at once).
+func connectionCounter(t *testing.T) (string, *atomic.Int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	return "http://" + ln.Addr().String(), &n
+}
+
+func mustAbs(t *testing.T, p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }

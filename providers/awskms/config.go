@@ -107,14 +107,23 @@ func (c *Config) KeyName(ref string) (string, bool) {
 }
 
 // Open returns the store. It loads the SDK configuration (environment and
-// shared files for what the block leaves out) but sends no request: call
-// Status to check the credentials work.
+// shared files for what the block leaves out) and resolves the credentials
+// (see New), but sends no request to KMS: call Status to check the
+// credentials work.
 func (c *Config) Open(ctx context.Context) (providers.KeyStore, error) {
 	return New(ctx, *c)
 }
 
 // New is Open with the concrete type, for callers that need Store's
-// methods beyond providers.KeyStore.
+// methods beyond providers.KeyStore. Region and credentials the block
+// leaves out come from the SDK's default chain (config.LoadDefaultConfig:
+// environment, shared config and credentials files, SSO, web identity,
+// container and EC2 instance roles); without an endpoint the client talks
+// to AWS itself. A missing region or credentials fail here, before any
+// request to KMS, with an error matching ErrNoRegion or ErrNoCredentials
+// (both when both are missing). Resolving credentials may ask the EC2
+// instance metadata service, as the SDK does before any first request,
+// unless AWS_EC2_METADATA_DISABLED=true.
 func New(ctx context.Context, c Config) (*Store, error) {
 	if err := checkPrefix(c.AliasPrefix); err != nil {
 		return nil, err
@@ -134,7 +143,8 @@ func New(ctx context.Context, c Config) (*Store, error) {
 	return &Store{name: c.Name, prefix: c.AliasPrefix, kms: client}, nil
 }
 
-// awsConfig loads the SDK configuration with the block's overrides.
+// awsConfig loads the SDK configuration with the block's overrides and
+// checks that it has a region and credentials.
 func (c *Config) awsConfig(ctx context.Context) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if c.Region != "" {
@@ -147,13 +157,48 @@ func (c *Config) awsConfig(ctx context.Context) (aws.Config, error) {
 	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(httpx.Bound)))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("aws kms: load the AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("%s: load the AWS configuration: %w", c.label(), err)
 	}
+	var missing []error
 	if cfg.Region == "" {
-		return aws.Config{}, errors.New("aws kms: no region: set region in the kms block or AWS_REGION")
+		missing = append(missing, fmt.Errorf("%w: set region in the kms block, or AWS_REGION or a region in the AWS profile", ErrNoRegion))
+	}
+	if err := resolveCredentials(ctx, cfg); err != nil {
+		missing = append(missing, err)
+	}
+	switch len(missing) {
+	case 1:
+		return aws.Config{}, fmt.Errorf("%s: %w", c.label(), missing[0])
+	case 2:
+		return aws.Config{}, fmt.Errorf("%s: %w; %w", c.label(), missing[0], missing[1])
 	}
 	return cfg, nil
 }
+
+// label names the store in errors: "kms.aws (aws kms)".
+func (c *Config) label() string {
+	if c.Name == "" {
+		return "aws kms"
+	}
+	return c.Name + " (aws kms)"
+}
+
+// resolveCredentials resolves the configuration's credentials (a local
+// lookup for static and environment credentials; the SDK caches the
+// result for the client's requests).
+func resolveCredentials(ctx context.Context, cfg aws.Config) error {
+	if cfg.Credentials == nil {
+		return fmt.Errorf("%w: %s", ErrNoCredentials, credentialsHint)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return fmt.Errorf("%w: %s (the SDK's default chain: %v)", ErrNoCredentials, credentialsHint, err)
+	}
+	return nil
+}
+
+// credentialsHint says where credentials can come from.
+const credentialsHint = "set access_key and secret_key in the kms block, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, " +
+	"AWS_PROFILE with a shared credentials file, SSO, web identity, or an instance or container role"
 
 // checkPrefix validates an alias prefix.
 func checkPrefix(p string) error {

@@ -57,10 +57,10 @@ func Decode(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnos
 // checkBlock validates the decoded values.
 func checkBlock(b *block, attrs hcl.Attributes, dc *hcldecode.Context) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if a := attrs["region"]; dc.Known(a) && !regionPattern.MatchString(b.Region) {
+	if a := attrs["region"]; dc.Known(a) && b.Region != "" && !regionPattern.MatchString(b.Region) {
 		diags = append(diags, hcldecode.AttrError("Invalid AWS region", fmt.Sprintf("%q is not an AWS region name, such as \"eu-west-1\".", b.Region), a))
 	}
-	if a := attrs["endpoint"]; dc.Known(a) {
+	if a := attrs["endpoint"]; dc.Known(a) && b.Endpoint != "" {
 		if u, err := url.Parse(b.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			diags = append(diags, hcldecode.AttrError("Invalid KMS endpoint", fmt.Sprintf("%q is not an http or https URL with a host.", b.Endpoint), a))
 		}
@@ -70,13 +70,21 @@ func checkBlock(b *block, attrs hcl.Attributes, dc *hcldecode.Context) hcl.Diagn
 			diags = append(diags, hcldecode.AttrError("Invalid alias prefix", err.Error()+".", a))
 		}
 	}
-	return append(diags, checkCredentials(attrs)...)
+	return append(diags, checkCredentials(b, attrs, dc)...)
 }
 
 // checkCredentials requires access_key and secret_key together, and
-// session_token only with them.
-func checkCredentials(attrs hcl.Attributes) hcl.Diagnostics {
-	ak, sk, tok := attrs["access_key"], attrs["secret_key"], attrs["session_token"]
+// session_token only with them. An empty value counts as unset (the SDK's
+// default chain), so a plan can pass credentials through variables that
+// default to ""; a value unknown under `cutover validate` counts as set.
+func checkCredentials(b *block, attrs hcl.Attributes, dc *hcldecode.Context) hcl.Diagnostics {
+	set := func(name, value string) *hcl.Attribute {
+		if a := attrs[name]; a != nil && (value != "" || !dc.Known(a)) {
+			return a
+		}
+		return nil
+	}
+	ak, sk, tok := set("access_key", b.AccessKey), set("secret_key", b.SecretKey), set("session_token", b.SessionToken)
 	switch {
 	case ak != nil && sk == nil:
 		return hcl.Diagnostics{hcldecode.AttrError("Incomplete AWS credentials", "access_key needs secret_key in the same block.", ak)}

@@ -52,6 +52,28 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// Empty values mean "not set": AWS itself (no endpoint), and the SDK's
+// default chain for the region and credentials, so a plan can pass them
+// through variables that default to "".
+func TestDecodeEmptyMeansDefault(t *testing.T) {
+	obj, diags, _ := decode(t, `kms "aws" {
+  type          = "aws_kms"
+  region        = ""
+  endpoint      = ""
+  access_key    = ""
+  secret_key    = ""
+  session_token = ""
+}`, false)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if c := obj.(*awskms.Config); c.Region != "" || c.Endpoint != "" || c.AccessKey != "" || c.SecretKey != "" || c.Describe() != "aws kms (aliases alias/*)" {
+		t.Errorf("config = %+v (%s)", c, c.Describe())
+	}
+	_, diags, _ = decode(t, "kms \"aws\" {\n  type = \"aws_kms\"\n  access_key = \"AKIA\"\n  secret_key = \"\"\n}", false)
+	hcltest.WantDiag(t, diags, "Incomplete AWS credentials", 3)
+}
+
 func TestDecodeDiagnostics(t *testing.T) {
 	cases := []struct {
 		name, body, summary string

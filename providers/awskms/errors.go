@@ -22,6 +22,12 @@ var (
 	ErrProof = errors.New("aws kms encrypt/decrypt round trip failed")
 	// ErrInvalidName: the name cannot be part of a KMS alias.
 	ErrInvalidName = errors.New("invalid aws kms key name")
+	// ErrNoRegion: neither the block nor the SDK's default chain names a
+	// region.
+	ErrNoRegion = errors.New("no AWS region")
+	// ErrNoCredentials: neither the block nor the SDK's default chain
+	// gives credentials; no request was sent.
+	ErrNoCredentials = errors.New("no AWS credentials")
 )
 
 // sentinels maps AWS error codes to the sentinel they mean.
