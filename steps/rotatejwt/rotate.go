@@ -1,8 +1,26 @@
-// Package rotatejwt is the `rotate_jwt` step: generate a new ECDSA P-256
-// signing key and make the JWT key list (JWT_ECDSA_KEY by default) "new,old":
-// the new key first, so new tokens are signed with it, and the previous
-// first `keep` keys after it, so tokens signed before the cutover still
-// verify. Keys are base64 of PKCS#8 DER. The list is written to env files
+// Package rotatejwt is the `rotate_jwt` step: generate a new ECDSA signing
+// key and make the JWT key list (JWT_ECDSA_KEY by default) "new,old": the
+// new key first, so new tokens are signed with it, and the previous first
+// `keep` keys after it, so tokens signed before the cutover still verify.
+//
+//	step "rotate_jwt" "signing" {
+//	  files    = ["/etc/default/app"]
+//	  keep     = 1             # previous keys kept after the new one (0..10)
+//	  encoding = "base64_der"  # or "pem", "base64_pem"; default: the list's first entry's
+//	  curve    = "P-256"       # or "P-384", "P-521"; default: the list's first entry's
+//	}
+//
+// The new key is written in the consumer's format: every entry is a PKCS#8
+// private key, as base64 of DER, as PEM, or as base64 of PEM (Encodings),
+// on one of Curves. Unless the step says, the encoding and curve are those
+// of the list's current first entry (base64 of DER on P-256 for an empty
+// list). A list the step cannot read is refused at plan and preflight,
+// before anything changes: an entry that is no PKCS#8 ECDSA key on those
+// curves, entries that mix encodings (named by index and encoding), or an
+// explicit encoding that differs from the entries `keep` keeps. `plan`
+// shows the list before and after by key ID (the first 16 hex digits of
+// the SHA-256 of the public key's PKIX DER), and the entries `keep` drops.
+// The list is written to env files
 // (one per node, through internal/envedit: identical check, originals saved,
 // atomic writes) and optionally to a Vault KV v2 secret, as the Sombra
 // runbook recommends a secrets manager. The compensation restores the
@@ -14,13 +32,6 @@ package rotatejwt
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -41,6 +52,8 @@ type Config struct {
 	Files    []string    `hcl:"files"`
 	Variable string      `hcl:"variable,optional"`
 	Keep     *int        `hcl:"keep,optional"`
+	Encoding string      `hcl:"encoding,optional"` // one of Encodings; "" infers it
+	Curve    string      `hcl:"curve,optional"`    // one of Curves; "" infers it
 	Vault    *VaultBlock `hcl:"vault,block"`
 }
 
@@ -49,6 +62,8 @@ type Step struct {
 	paths    []string
 	variable string
 	keep     int
+	encoding Encoding // "" when inferred
+	curve    string   // "" when inferred
 	vault    *vaultTarget
 }
 
@@ -80,16 +95,26 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	if c.Vault != nil {
 		s.vault = c.Vault.target(dc, s.variable)
 	}
-	return s, diags
+	return s, append(diags, s.decodeFormat(c, hcldecode.Attributes(body, &c))...)
 }
 
 func (s *Step) files() *envedit.Files {
 	return &envedit.Files{Paths: s.paths, Identical: true, Mask: func(string) bool { return true }}
 }
 
-// Plan shows the env diffs (values masked) and what happens in Vault.
+// Plan reads the current list, refuses one it cannot extend, and shows
+// the key IDs before and after, the env diffs (values masked) and what
+// happens in Vault.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
-	actions := []steps.Action{{Summary: fmt.Sprintf("generate a new ECDSA P-256 key; %s becomes new,<up to %d previous>", s.variable, s.keep)}}
+	current, err := s.current(ctx, rt)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.rotation(current)
+	if err != nil {
+		return nil, err
+	}
+	actions := []steps.Action{r.action(s.variable, s.keep)}
 	if len(s.paths) > 0 {
 		fa, err := s.files().Plan(func(f *envfile.File) { f.Set(s.variable, "new-key-placeholder") })
 		if err != nil {
@@ -106,46 +131,51 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 	return actions, nil
 }
 
-// newKey returns a fresh P-256 private key as base64 PKCS#8 DER and its ID.
-func newKey() (encoded, kid string, err error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", err
+// current reads the list as it is now, from the first env file, or from
+// Vault when the step has no files (where Apply takes it from).
+func (s *Step) current(ctx context.Context, rt steps.Runtime) (string, error) {
+	if len(s.paths) == 0 {
+		v, _, err := s.vault.current(ctx)
+		s.registerSecrets(rt, v)
+		return v, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
+	contents, err := s.files().Read()
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	f, err := envfile.Parse(contents[0].Data)
 	if err != nil {
-		return "", "", err
+		return "", fmt.Errorf("%s: %w", s.paths[0], err)
 	}
-	sum := sha256.Sum256(pub)
-	return base64.StdEncoding.EncodeToString(der), hex.EncodeToString(sum[:])[:16], nil
+	v, _ := f.Get(s.variable)
+	s.registerSecrets(rt, v)
+	return v, nil
 }
 
 // rotated returns "new,previous[0..keep)" from a previous list.
 func (s *Step) rotated(newKey, previous string) (list string, kept int) {
-	out := []string{newKey}
-	for _, k := range strings.Split(previous, ",") {
-		if k = strings.TrimSpace(k); k != "" && len(out) <= s.keep {
-			out = append(out, k)
-		}
-	}
+	prev := splitList(previous)
+	out := append([]string{newKey}, prev[:min(s.keep, len(prev))]...)
 	return strings.Join(out, ","), len(out) - 1
 }
 
-// Apply generates the key and writes the new list everywhere.
+// Apply generates the key in the list's format and writes the new list
+// everywhere.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 	previous, originals, err := s.previous(ctx, rt)
 	if err != nil {
 		return err
 	}
-	key, kid, err := newKey()
+	r, err := s.rotation(previous)
+	if err != nil {
+		return err
+	}
+	key, fresh, err := newKey(r.choice.Curve, r.choice.Encoding)
 	if err != nil {
 		return err
 	}
 	rt.Secrets().Add(key)
+	r.after[0] = fresh
 	list, kept := s.rotated(key, previous)
 	if s.vault != nil {
 		if err := s.vault.write(ctx, rt, list); err != nil {
@@ -157,9 +187,7 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 			return err
 		}
 	}
-	rt.SetOutput("kid", kid)
-	rt.SetOutput("kept", fmt.Sprint(kept))
-	rt.SetSummary(fmt.Sprintf("new signing key %s first, %d previous kept", kid, kept))
+	r.outputs(rt, kept)
 	return nil
 }
 

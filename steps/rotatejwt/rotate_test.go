@@ -17,8 +17,6 @@ import (
 	"github.com/cutover/cutover/plan"
 )
 
-const oldKey = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgOldKeyMaterialForTestsOnly0123456789abcdefoRECAwEAAQ=="
-
 func jwtList(t *testing.T, path string) []string {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -38,6 +36,7 @@ func jwtList(t *testing.T, path string) []string {
 func TestRotateAndRestore(t *testing.T) {
 	v := testenv.Vault(t)
 	dir := t.TempDir()
+	_, oldKey := genKey(t, "P-256", "base64_der")
 	original := "KMS_PROVIDER=local\nJWT_ECDSA_KEY=" + oldKey + "\n"
 	for _, n := range []string{"node1.env", "node2.env"} {
 		if err := os.WriteFile(filepath.Join(dir, n), []byte(original), 0o640); err != nil {
