@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -36,7 +37,10 @@ func resetCommand(e *env) *cli.Command {
 				return fail(ExitFailed, err, "")
 			}
 			dest, err := store.Archive()
-			_ = store.Unlock(lock.ID)
+			if uerr := store.Unlock(lock.ID); uerr != nil {
+				return fail(ExitFailed, errors.Join(err, fmt.Errorf("the lock could not be removed: %w", uerr)),
+					fmt.Sprintf("cutover unlock %s --state %s   (once the state directory can be written)", lock.ID, store.Dir()))
+			}
 			if err != nil {
 				return fail(ExitFailed, err, "")
 			}

@@ -59,6 +59,9 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 		}
 		deleted++
 	}
+	if err := j.Sync(); err != nil { // the deletions' records; Close would drop this error
+		return fmt.Errorf("journal the deleted keys: %w", err)
+	}
 	summary := fmt.Sprintf("deleted %d keys this run created at the target", deleted)
 	left, err := inFlightAtTarget(ctx, dst, js.inflight)
 	if err != nil {
