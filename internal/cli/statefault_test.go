@@ -220,6 +220,25 @@ func TestStateDirFaults(t *testing.T) {
 		adopt(t, r, dir, state, fallback)
 	})
 
+	t.Run("read-only-from-the-start", func(t *testing.T) {
+		r := &crashRig{t: t, bin: r.bin, healthURL: r.healthURL}
+		state := t.TempDir()
+		mount(t, state, "--bind", state)
+		if out, err := exec.Command("mount", "-o", "remount,ro,bind", state).CombinedOutput(); err != nil {
+			t.Fatalf("remount ro: %v %s", err, out)
+		}
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{"plan.hcl": faultPlan, "app.env": faultAppEnv})
+		res := r.cutover(dir, []string{"FAULT=true"}, "run", "--state", state, "plan.hcl")
+		r.want(res, ExitFailed, "run (read-only state directory)")
+		if !strings.Contains(res.stderr, "read-only file system") || !strings.Contains(res.stderr, "cutover: hint: check that the state directory is writable, or choose another with --state") {
+			t.Errorf("refusal:\n%s", res.stderr)
+		}
+		if files := workFiles(t, dir); files["app.env"] != faultAppEnv || files["exec.log"] != "" {
+			t.Errorf("a refused run changed files: %q", files)
+		}
+	})
+
 	t.Run("too-small", func(t *testing.T) {
 		r := &crashRig{t: t, bin: r.bin, healthURL: r.healthURL}
 		state := filepath.Join(tmpfs(t, "256k"), "state")
