@@ -111,17 +111,10 @@ func TestDecodeUnknownUnderValidate(t *testing.T) {
 	}
 }
 
-// TestDecodedConfigOpens decodes a block naming the emulator and uses it.
-func TestDecodedConfigOpens(t *testing.T) {
-	e := newEnv(t, "")
-	obj, diags, _ := decode(t, `kms "aws" {
-  type = "aws_kms"
-  region = "`+testRegion+`"
-  endpoint = "`+e.url+`"
-  access_key = "`+testAccessKey+`"
-  secret_key = "`+testSecretKey+`"
-  alias_prefix = "plan/"
-}`, false)
+// openDecoded decodes a kms block, opens the store and checks its status.
+func openDecoded(t *testing.T, src string) providers.KeyStore {
+	t.Helper()
+	obj, diags, _ := decode(t, src, false)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -130,8 +123,22 @@ func TestDecodedConfigOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Status(context.Background()); err != nil {
-		t.Fatal(err)
+		t.Fatalf("status: %v", err)
 	}
+	return s
+}
+
+// TestDecodedConfigOpens decodes a block naming the emulator and uses it.
+func TestDecodedConfigOpens(t *testing.T) {
+	e := newEnv(t, "")
+	s := openDecoded(t, `kms "aws" {
+  type = "aws_kms"
+  region = "`+testRegion+`"
+  endpoint = "`+e.url+`"
+  access_key = "`+testAccessKey+`"
+  secret_key = "`+testSecretKey+`"
+  alias_prefix = "plan/"
+}`)
 	if err := s.Create(context.Background(), "k", keystoretest.NewKey(t)); err != nil {
 		t.Fatal(err)
 	}
