@@ -53,7 +53,11 @@ func DryRun(ctx context.Context, p *plan.Plan, opts Options) ([]StepPlan, error)
 func (e *execution) preflight(ctx context.Context) error {
 	var failed []string
 	for _, s := range e.plan.Steps {
-		if _, err := e.planStep(ctx, s); err != nil {
+		actions, err := e.planStep(ctx, s)
+		if err == nil && !e.opts.AcceptUnverified {
+			err = unverified(actions)
+		}
+		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", s.ID, err))
 			e.emit(event.Event{Type: event.PlanStep, Step: s.ID, Status: "error", Message: err.Error()})
 		}
@@ -62,6 +66,20 @@ func (e *execution) preflight(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("%w: nothing was changed; %s", ErrPreflight, strings.Join(failed, "; "))
+}
+
+// ErrUnverified refuses a run whose preflight could not verify something
+// (steps.Action.Unverified) unless the operator accepts it.
+var ErrUnverified = errors.New("could not be verified")
+
+// unverified fails a step whose actions include an unverified check.
+func unverified(actions []steps.Action) error {
+	for _, a := range actions {
+		if a.Unverified {
+			return fmt.Errorf("%w: %s", ErrUnverified, a.Summary)
+		}
+	}
+	return nil
 }
 
 // errCannotAsk fails the preflight of a step that will ask the operator

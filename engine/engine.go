@@ -54,6 +54,10 @@ type Options struct {
 	Resolve map[string]string
 	// AcceptDataLoss allows a rollback after the point of no return.
 	AcceptDataLoss bool
+	// AcceptUnverified lets a run start although a step's preflight could
+	// not verify something (steps.Action.Unverified: MinIO's default key at
+	// AIStor Key Manager); without it the preflight refuses such a run.
+	AcceptUnverified bool
 	// Command is how the operator invoked cutover ("cutover"), for hints.
 	Command string
 	// Now is the clock; nil means time.Now.

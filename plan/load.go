@@ -192,7 +192,29 @@ func (l *loader) decodeContext() *hcldecode.Context {
 		Resolve:    l.resolve,
 		BaseDir:    l.plan.Dir,
 		Validating: l.opts.Validating,
+		Systems:    l.systemsOf,
+		Earlier:    l.earlierSteps,
 	}
+}
+
+// systemsOf returns the decoded system blocks of kind, by reference.
+func (l *loader) systemsOf(kind string) map[string]any {
+	out := map[string]any{}
+	for ref, obj := range l.plan.Systems {
+		if strings.HasPrefix(ref, kind+".") {
+			out[ref] = obj
+		}
+	}
+	return out
+}
+
+// earlierSteps returns the steps decoded so far, in plan order.
+func (l *loader) earlierSteps() []hcldecode.EarlierStep {
+	out := make([]hcldecode.EarlierStep, 0, len(l.plan.Steps))
+	for _, s := range l.plan.Steps {
+		out = append(out, hcldecode.EarlierStep{ID: s.ID, Impl: s.Impl})
+	}
+	return out
 }
 
 // resolve finds what a reference names: a decoded system for kms.x and

@@ -18,6 +18,7 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/providers"
 )
 
 // Step is one runbook step.
@@ -42,6 +43,10 @@ type Action struct {
 	Details []string `json:"details,omitempty"`
 	// Warning marks an action the operator should read twice.
 	Warning bool `json:"warning,omitempty"`
+	// Unverified marks a check cutover could not make (AIStor Key Manager
+	// cannot be reached from here): `plan` shows it, and `run` refuses it at
+	// preflight unless the operator accepts it (--accept-unverified-kms).
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // Kind says how a step takes part in the three-phase rollback.
@@ -236,4 +241,16 @@ type LossReporter interface {
 // idempotent.
 type Cleaner interface {
 	Cleanup(ctx context.Context, rt Runtime) error
+}
+
+// KeyWriter is implemented by steps that copy keys into a store
+// (migrate_keys). Checks made before the run (kms_check's `after`, the env
+// step's check of MinIO's default key) count a key such a step will write.
+type KeyWriter interface {
+	// WillWrite returns the key the step will write into target for ref
+	// (the name a service uses there: an AWS alias maps to its name, and
+	// a write into the keystore behind a KES counts for that KES; see
+	// providers.WrittenAs), read from the step's source now. ok is false
+	// when the step will not write it.
+	WillWrite(ctx context.Context, target providers.KeyStoreConfig, ref string) (k providers.Key, ok bool, err error)
 }

@@ -2,15 +2,18 @@
 # backed by Vault, in one maintenance window:
 #
 #   back up the static key (age) -> import it into KES -> prove KES's
-#   keystore holds the same bytes -> ask KES for the default key by name
-#   -> freeze S3 traffic -> switch the env file of every node to KES
-#   -> restart MinIO through its supervisor -> MinIO ready, with the key
-#   -> read every encrypted object back -> release the freeze.
+#   keystore holds the same bytes -> freeze S3 traffic -> switch the env
+#   file of every node to KES -> restart MinIO through its supervisor ->
+#   MinIO ready, with the key -> read every encrypted object back ->
+#   release the freeze.
 #
 # The key name does not change: MINIO_KMS_KES_KEY_NAME must be the name in
 # MINIO_KMS_SECRET_KEY, since every object's metadata names the key that
-# sealed it. MinIO creates a missing default key at startup without a word,
-# so the plan asks KES for var.key_name before the freeze.
+# sealed it. MinIO creates a missing default key at startup without a word;
+# the env step names minio.prod, so cutover checks MinIO's default key by
+# itself: at `cutover plan` and in the run's preflight (KES must hold
+# var.key_name, or migrate_keys.to_kes must be about to import it, and it
+# must be the static key), and again just before it switches the files.
 #
 # Releasing the freeze is the point of no return: objects written after it
 # are sealed by KES, and a rollback to the static key would make them
@@ -79,11 +82,6 @@ variable "vault_role_id" {
 }
 variable "vault_secret_id" {
   sensitive = true
-}
-
-variable "kes_cli" {
-  default     = "kes"
-  description = "the KES command line client (v0.24)"
 }
 
 variable "backup_file" {
@@ -167,32 +165,18 @@ step "verify_keys" "in_keystore" {
   to   = kms.kes_keystore
 }
 
-# KES serves var.key_name now, the key MINIO_KMS_KES_KEY_NAME will name: a
-# name that is not the static key's (a typo) stops the run here, before the
-# freeze, instead of MinIO creating a new, empty key of that name at
-# startup. A kms_check would be the natural step, but its preflight runs
-# before migrate_keys has imported the key, so on a fresh KES it refuses
-# the plan (README.md, "Known limits"); exec's preflight only checks that
-# the kes command exists.
-step "exec" "default_key_on_kes" {
-  command = [var.kes_cli, "key", "info", var.key_name]
-  env = {
-    KES_SERVER    = var.kes_endpoint
-    KES_API_KEY   = var.kes_api_key
-    SSL_CERT_FILE = var.kes_ca_file
-  }
-  rollback {
-    skip = true
-  }
-}
-
 step "drain" "s3" {
   description = "freeze S3 traffic (held, not refused) for the switch"
   minio       = minio.prod
   timeout     = var.drain_timeout
 }
 
+# MinIO's env on every node. `minio` is required here (the step changes
+# MINIO_KMS_* variables): a var.key_name that KES does not hold and no step
+# imports (a typo), or that is not the static key, is refused before the
+# freeze, naming the key and the KES.
 step "env" "kms" {
+  minio = minio.prod
   files = var.env_files
   set = {
     # Not coalesce(): cutover's coalesce, unlike Terraform's, returns "".

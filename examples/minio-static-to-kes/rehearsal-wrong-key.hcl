@@ -4,12 +4,13 @@
 # leaves the keys alone and only switches MinIO over, the way an operator
 # would after importing the key by hand.
 #
-# MinIO starts on KES, /minio/health/ready answers 200 and the key passes
-# MinIO's key status check (both only use a fresh data key), and the first
-# read of an old object fails. cutover rolls back by itself: the env files
-# are restored byte for byte, MinIO restarts on its static key, readiness
-# and every object are checked again, and only then is the freeze released.
-# Exit code 3.
+# MinIO would start on KES, /minio/health/ready would answer 200 and the
+# key would pass MinIO's key status check (both only use a fresh data key);
+# only reading an old object would fail. cutover does not get that far:
+# the env step names minio.prod, so the preflight compares the static key
+# with the key KES holds under that name (KES decrypts a ciphertext sealed
+# with the static key, or not) and refuses the run, naming the key and the
+# KES, before the freeze. Nothing changes. Exit code 1.
 cutover "minio-static-to-kes-rehearsal" {
   description        = "rehearsal: switch MinIO to a KES that holds the wrong key"
   window             = "15m"
@@ -49,6 +50,7 @@ step "drain" "s3" {
 }
 
 step "env" "kms" {
+  minio = minio.prod
   files = var.env_files
   set = {
     MINIO_KMS_KES_ENDPOINT = var.kes_endpoint

@@ -91,8 +91,7 @@ path "%[1]s/metadata/%[2]s" { capabilities = ["list"] }
 // its own, the backup recipients, and extra.
 func (r *rig) planVars(extra ...string) ex.Vars {
 	return r.vars.With(r.vault.Pairs()...).With("backup_file", filepath.Join(r.t.TempDir(), "minio-keys.age"),
-		"backup_recipients", r.backupTo, "backup_identity_file", r.idFile,
-		"kes_cli", testenv.Bin(r.t, "kes")).With(extra...)
+		"backup_recipients", r.backupTo, "backup_identity_file", r.idFile).With(extra...)
 }
 
 // load loads plan.hcl with planVars(extra...).
@@ -206,32 +205,30 @@ func TestStaticToKES(t *testing.T) {
 		ex.SyncNodes(t, r.files)
 	})
 
-	// The same mistake with plan.hcl as shipped: the key is imported, the
-	// check that KES serves var.key_name fails, and the run rolls back
-	// before the freeze (deleting the imported key). Without that check
-	// MinIO would create an empty my-minio-kee at startup and seal every
-	// new object with it.
-	t.Run("a default key the plan does not import stops the run before the freeze", func(t *testing.T) {
+	// The same mistake with plan.hcl as shipped, which has no key check
+	// step: MINIO_KMS_KES_KEY_NAME names a key KES lacks and no step
+	// imports (migrate_keys imports my-minio-key). The env step names
+	// minio.prod, so `cutover plan` exits 1 naming the key and the KES,
+	// and the run is refused by its preflight: nothing imported, MinIO
+	// never frozen, no checkpoint. Without it MinIO would create an empty
+	// my-minio-kee at startup and seal every new object with it.
+	t.Run("a default key the plan does not import is refused before the run", func(t *testing.T) {
+		code, stdout, stderr := ex.Cutover(append([]string{"plan"}, append(r.planVars("key_name", "my-minio-kee").Flags(), "plan.hcl")...)...)
+		if code != cli.ExitFailed || !strings.Contains(stdout+stderr, `MinIO's default key "my-minio-kee" does not exist at kes at `+r.kes.Endpoint) {
+			t.Fatalf("cutover plan exited %d, want %d naming the key and the KES\n%s\n%s", code, cli.ExitFailed, stdout, stderr)
+		}
 		h := r.load(t, "key_name", "my-minio-kee")
 		res := ex.Run(ctx, h, nil)
-		if res.Outcome != engine.RolledBack || !strings.Contains(fmt.Sprint(res.Err), "step exec.default_key_on_kes") ||
-			!strings.Contains(fmt.Sprint(res.Err), "my-minio-kee") {
-			t.Fatalf("run: %s (%v), want rolled back by exec.default_key_on_kes naming my-minio-kee", res.Outcome, res.Err)
-		}
-		t.Logf("stopped: %v", res.Err)
-		if got := ex.RollbackActions(res); strings.Join(got, ",") != "1 undo migrate_keys.to_kes done,4 cleanup migrate_keys.to_kes done" {
-			t.Errorf("rollback actions %v, want only migrate_keys' undo and cleanup", got)
-		}
-		if s := ex.StepStatus(res, "drain.s3"); s != string(checkpoint.StatusPending) {
-			t.Errorf("drain.s3 is %s: the run reached the freeze", s)
-		}
-		r.onStaticKey(t)
+		r.refused(t, h, res, "env.kms", `"my-minio-kee" does not exist at kes at `+r.kes.Endpoint)
+		ex.Unchanged(t, r.files, r.original)
 	})
 
-	// (b) KES holds a different key under the same name: the rehearsal
-	// fails at validate_objects and rolls back. Run through the CLI for
+	// (b) KES holds a different key under the same name: the rehearsal,
+	// which has no key check step, is refused by its preflight (the env
+	// step compares the static key with KES's key through KES), exit 1,
+	// naming the key and the KES; nothing changed. Run through the CLI for
 	// its exit code.
-	t.Run("rehearsal with a wrong key in KES rolls back", func(t *testing.T) {
+	t.Run("rehearsal with a wrong key in KES is refused before the freeze", func(t *testing.T) {
 		wrong := make([]byte, 32)
 		rand.Read(wrong)
 		if err := r.kes.ImportKey(keyName, wrong); err != nil {
@@ -242,34 +239,28 @@ func TestStaticToKES(t *testing.T) {
 				t.Errorf("removing the wrong key: %v", err)
 			}
 		}()
-		// verify_keys would not have caught it either: against KES it
-		// proves the key round-trips, not that it is the source's key.
+		// migrate_keys and verify_keys catch it too: against KES they
+		// compare keys through KES's decrypt API.
 		if err := keyops.Verify(ctx, r.store, keyName, providers.Key{Material: r.key}); err == nil {
-			t.Logf("design gap: keyops.Verify (verify_keys, migrate_keys) accepts KES's DIFFERENT key %s as the static key", keyName)
+			t.Error("keyops.Verify (verify_keys, migrate_keys) accepts KES's DIFFERENT key as the static key")
 		}
 		code, stdout, stderr, dir := runCLI(t, "rehearsal-wrong-key.hcl", r.vars)
-		if code != cli.ExitRolledBack {
-			t.Fatalf("cutover run exited %d, want %d (rolled back)\n%s\n%s", code, cli.ExitRolledBack, stdout, stderr)
+		if code != cli.ExitFailed {
+			t.Fatalf("cutover run exited %d, want %d (refused)\n%s\n%s", code, cli.ExitFailed, stdout, stderr)
 		}
 		t.Logf("cutover run: exit %d\n%s", code, stderr)
-		if !strings.Contains(stderr, "rolled back: step validate_objects.all") || !strings.Contains(stderr, "InvalidCiphertextException") {
-			t.Errorf("stderr does not say validate_objects failed on the ciphertext:\n%s", stderr)
+		want := fmt.Sprintf(`MinIO's default key %q exists at kes at %s, and it is a DIFFERENT key from the key MinIO's objects were sealed with`, keyName, r.kes.Endpoint)
+		if !strings.Contains(stderr, "preflight failed") || !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say the preflight refused KES's different key:\n%s", stderr)
 		}
-		st := loadState(t, dir, "minio-static-to-kes-rehearsal")
-		want := []string{"1 undo env.kms done", "2 redo restart.minio done", "2 redo health_check.ready done",
-			"2 redo validate_objects.all done", "3 release drain.s3 done"}
-		if got := ex.RollbackActions(engine.Result{State: st}); strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("rollback actions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
-		if st.Phase != checkpoint.PhaseRolledBack {
-			t.Errorf("phase %s, want %s", st.Phase, checkpoint.PhaseRolledBack)
+		if _, err := os.Stat(filepath.Join(dir, ".cutover", "minio-static-to-kes-rehearsal", "state.json")); !os.IsNotExist(err) {
+			t.Errorf("a refused run wrote a checkpoint (%v)", err)
 		}
 		for _, out := range []string{stdout, stderr} {
 			if strings.Contains(out, r.kes.APIKey) || strings.Contains(out, base64.StdEncoding.EncodeToString(r.key)) {
 				t.Error("the CLI printed a secret")
 			}
 		}
-		ex.NoSecrets(t, filepath.Join(dir, ".cutover"), r.kes.APIKey, r.minio.SecretKey, base64.StdEncoding.EncodeToString(r.key))
 		ex.Unchanged(t, r.files, r.original)
 		ex.NotFrozen(t, r.minio)
 		ex.CheckObjects(t, r.minio, r.objs)
@@ -290,7 +281,8 @@ func TestStaticToKES(t *testing.T) {
 		if res.Outcome != engine.RolledBack || !strings.Contains(fmt.Sprint(res.Err), "step restart.minio") {
 			t.Fatalf("run: %s (%v), want rolled back after restart.minio", res.Outcome, res.Err)
 		}
-		want := []string{"1 undo env.kms done", "1 undo migrate_keys.to_kes done", "2 redo restart.minio done", "3 release drain.s3 done", "4 cleanup migrate_keys.to_kes done"}
+		want := []string{"1 undo env.kms done", "1 undo migrate_keys.to_kes done", "2 redo restart.minio done", "3 release drain.s3 done",
+			"4 cleanup env.kms done", "4 cleanup migrate_keys.to_kes done"}
 		if got := ex.RollbackActions(res); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("rollback actions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
@@ -298,32 +290,14 @@ func TestStaticToKES(t *testing.T) {
 		r.onStaticKey(t)
 	})
 
-	// 5c. MinIO is pointed at a KES node that is down: MinIO exits at
-	// startup ("Failed to connect to KMS"), readiness never comes, and
-	// the rollback brings it back on the static key, proven by readiness
-	// and by reading every object.
-	t.Run("MinIO never ready on a stopped KES rolls back", func(t *testing.T) {
-		h := r.load(t, "minio_kes_endpoint", r.kesDown.Endpoint, "drain_timeout", "5s", "ready_timeout", "10s")
-		mark := ex.MarkLog(t, r.minio.LogFile)
-		res := ex.Run(ctx, h, nil)
-		if log := mark.Since(t); !strings.Contains(log, "Failed to connect to KMS") || !strings.Contains(log, r.kesDown.Endpoint) {
-			t.Errorf("MinIO did not fail on the stopped KES node; its log:\n%s", log)
-		}
-		if res.Outcome != engine.RolledBack {
-			t.Fatalf("run: %s (%v), want rolled back", res.Outcome, res.Err)
-		}
-		t.Logf("failed: %v", res.Err)
-		got := ex.RollbackActions(res)
-		for _, w := range []string{"1 undo env.kms done", "1 undo migrate_keys.to_kes done", "2 redo restart.minio done", "3 release drain.s3 done"} {
-			if !contains(got, w) {
-				t.Errorf("rollback actions lack %q:\n%s", w, strings.Join(got, "\n"))
-			}
-		}
-		if s := ex.StepStatus(res, "health_check.ready"); s == "done" {
-			t.Error("health_check.ready passed on a MinIO whose KES is down")
-		}
-		ex.RolledBackCheckpoint(t, h, res)
-		r.onStaticKey(t)
+	// 5c. MinIO would be pointed at a KES node that is down: MinIO would
+	// exit at startup ("Failed to connect to KMS"). The preflight reads
+	// which KMS MinIO will use from the env as the step leaves it, cannot
+	// reach it, and refuses the run, naming it; nothing changed.
+	t.Run("a KES MinIO would use that is down is refused before the run", func(t *testing.T) {
+		h := r.load(t, "minio_kes_endpoint", r.kesDown.Endpoint)
+		r.refused(t, h, ex.Run(ctx, h, nil), "env.kms", "MinIO's KMS after this step", r.kesDown.Endpoint, "not reachable")
+		ex.Unchanged(t, r.files, r.original)
 	})
 
 	// 5d. The only KES node stops during the window, after the env files
@@ -367,7 +341,7 @@ func TestStaticToKES(t *testing.T) {
 		// Deleting the imported key needs KES, which is down: that cleanup
 		// runs last (phase 4), after MinIO is back on its static key and
 		// traffic is released, so the outage cannot keep MinIO down.
-		if !contains(got, "1 undo env.kms done") || !contains(got, "3 release drain.s3 done") || !contains(got, "4 cleanup migrate_keys.to_kes failed") {
+		if !contains(got, "1 undo env.kms done") || !contains(got, "3 release drain.s3 done") || !contains(got, "4 cleanup env.kms failed") {
 			t.Errorf("rollback actions:\n%s\nwant env restored, MinIO released, then the key cleanup failed", strings.Join(got, "\n"))
 		}
 		if res.State.Phase != checkpoint.PhaseRollbackFailed || !strings.Contains(res.Next, "cutover rollback") {

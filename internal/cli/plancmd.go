@@ -94,6 +94,9 @@ func printActions(w io.Writer, actions []steps.Action) {
 		if a.Warning {
 			mark = "WARNING:"
 		}
+		if a.Unverified {
+			mark = "UNVERIFIED:"
+		}
 		fmt.Fprintf(w, "      %s %s\n", mark, a.Summary)
 		for _, d := range a.Details {
 			fmt.Fprintf(w, "          %s\n", d)

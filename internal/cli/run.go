@@ -26,6 +26,7 @@ func runCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "only plan, the same as the plan command: nothing is changed or written"},
 			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
 			&cli.StringSliceFlag{Name: "resolve", Usage: "settle a step a crash left started: `STEP=done|rerun` (repeatable)"},
+			&cli.BoolFlag{Name: "accept-unverified-kms", Usage: "start although the preflight could not verify MinIO's default key (AIStor Key Manager cannot be reached from here); check it yourself first"},
 		),
 		Action: func(c *cli.Context) error {
 			p, err := loadPlan(c, e, false)
@@ -47,7 +48,7 @@ func runCommand(e *env) *cli.Command {
 				return err
 			}
 			return execute(c, e, p, func(ctx context.Context, opts engine.Options) engine.Result {
-				opts.Store, opts.Resolve = store, resolve
+				opts.Store, opts.Resolve, opts.AcceptUnverified = store, resolve, c.Bool("accept-unverified-kms")
 				return engine.Run(ctx, p, opts)
 			})
 		},

@@ -39,6 +39,18 @@ type Context struct {
 	BaseDir string
 	// Validating is true under `cutover validate`: inputs may be unknown.
 	Validating bool
+	// Systems returns the decoded system blocks of a kind ("kms") by
+	// reference ("kms.vault"); nil when the caller does not provide them.
+	Systems func(kind string) map[string]any
+	// Earlier returns the steps decoded before the one being decoded, in
+	// plan order (each a steps.Step); nil when not provided.
+	Earlier func() []EarlierStep
+}
+
+// EarlierStep is a step decoded before the current one.
+type EarlierStep struct {
+	ID   string // "<type>.<name>"
+	Impl any    // its steps.Step
 }
 
 var exprType = reflect.TypeOf((*hcl.Expression)(nil)).Elem()

@@ -262,26 +262,56 @@ func (s *Store) Prove(ctx context.Context, name string) error {
 		return err
 	}
 	aad := random(16)
+	plaintext, ciphertext, err := s.generate(ctx, name, aad)
+	if err != nil {
+		return err
+	}
+	got, err := s.decrypt(ctx, name, ciphertext, aad)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(got, plaintext) != 1 {
+		return fmt.Errorf("%w: key %q decrypted its data key to a different plaintext", ErrProof, name)
+	}
+	return nil
+}
+
+// DecryptsFrom reports whether this KES decrypts a data key the KES other
+// generates under name now (other's /v1/key/generate, this one's
+// /v1/key/decrypt): whether what other seals under name opens here, which
+// is what MinIO needs of a new KES. Neither side reveals material, and
+// only the two operations MinIO's usual policy allows are used. (false,
+// nil) when this KES finds the ciphertext not authentic: it holds another
+// key of that name, or cannot read other's ciphertext format. Errors:
+// providers.ErrKeyNotFound from either server, ErrProof, an *APIError.
+func (s *Store) DecryptsFrom(ctx context.Context, other *Store, name string) (bool, error) {
+	if err := existingName(name); err != nil {
+		return false, err
+	}
+	aad := random(16)
+	plaintext, ciphertext, err := other.generate(ctx, name, aad)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", other.base, err)
+	}
+	return s.opens(ctx, name, ciphertext, aad, plaintext)
+}
+
+// generate asks KES for a data key under name (PUT /v1/key/generate) with
+// aad as its context, and returns the plaintext and its ciphertext.
+func (s *Store) generate(ctx context.Context, name string, aad []byte) (plaintext, ciphertext []byte, err error) {
 	var gen struct {
 		Plaintext  []byte `json:"plaintext"`
 		Ciphertext []byte `json:"ciphertext"`
 	}
 	in := map[string][]byte{"context": aad}
 	if err := s.call(ctx, http.MethodPut, apiPath(routeGenerate, name), in, &gen); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if len(gen.Plaintext) != keskey.KeySize || len(gen.Ciphertext) == 0 {
-		return fmt.Errorf("%w: kes generated a %d-byte data key and a %d-byte ciphertext with key %q",
+		return nil, nil, fmt.Errorf("%w: kes generated a %d-byte data key and a %d-byte ciphertext with key %q",
 			ErrProof, len(gen.Plaintext), len(gen.Ciphertext), name)
 	}
-	got, err := s.decrypt(ctx, name, gen.Ciphertext, aad)
-	if err != nil {
-		return err
-	}
-	if subtle.ConstantTimeCompare(got, gen.Plaintext) != 1 {
-		return fmt.Errorf("%w: key %q decrypted its data key to a different plaintext", ErrProof, name)
-	}
-	return nil
+	return gen.Plaintext, gen.Ciphertext, nil
 }
 
 // decrypt calls PUT /v1/key/decrypt/<name>.

@@ -47,18 +47,36 @@ func (s *Step) files() *envedit.Files {
 	return &envedit.Files{Paths: s.paths, Identical: s.identical, Mask: s.mask}
 }
 
-// Plan reads every file, checks they are identical, and shows the diff.
+// Plan reads every file, checks they are identical, and shows the diff;
+// for a step that changes MinIO's KMS, it checks MinIO's default key.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
-	return s.files().Plan(s.edit)
+	fs := s.files()
+	actions, err := fs.Plan(s.edit)
+	if err != nil || s.minio == nil {
+		return actions, err
+	}
+	contents, err := fs.Read()
+	if err != nil {
+		return nil, err
+	}
+	more, err := s.checkDefaultKey(ctx, rt, contents[0].Data, false)
+	return append(actions, more...), err
 }
 
-// Apply saves each file's original bytes, then writes the edited files
+// Apply saves each file's original bytes, then (for a step that changes
+// MinIO's KMS) checks MinIO's default key again, which must now exist, and
+// notes the keys its new KMS holds, then writes the edited files
 // atomically, then checks they are identical.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 	fs := s.files()
 	originals, err := fs.Originals(rt)
 	if err != nil {
 		return err
+	}
+	if s.minio != nil {
+		if err := s.beforeSwitch(ctx, rt, originals[0].Data); err != nil {
+			return err
+		}
 	}
 	digest, err := fs.Write(rt, originals, s.edit)
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/minio"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -33,6 +35,9 @@ type Config struct {
 	// RequireIdentical, default true, refuses to change files that differ
 	// before the change and checks they are identical after it.
 	RequireIdentical *bool `hcl:"require_identical,optional"`
+	// MinIO names the deployment whose env files these are; required when
+	// the step changes a MINIO_KMS_* variable.
+	MinIO hcl.Expression `hcl:"minio,optional"`
 }
 
 // Step edits env files.
@@ -44,7 +49,16 @@ type Step struct {
 	unset     []string
 	comment   []string
 	identical bool
+	// minio is set when the step changes MinIO's KMS variables: then its
+	// preflight, and its Apply, check MinIO's default key (defaultkey.go).
+	minio     *minio.Config
+	kmsBlocks map[string]any // the plan's kms blocks, by reference
+	writers   []writer       // earlier steps that copy keys
 }
+
+// minioStep is an env step that changes MinIO's KMS: a steps.Cleaner,
+// which reports in the rollback keys MinIO created at its new KMS.
+type minioStep struct{ *Step }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
 	var c Config
@@ -63,7 +77,44 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	}
 	sort.Strings(s.setKeys)
 	diags = append(diags, s.check(body, c, dc)...)
+	diags = append(diags, s.decodeMinIO(body, c, dc)...)
+	if s.minio != nil {
+		return minioStep{s}, diags
+	}
 	return s, diags
+}
+
+// decodeMinIO links the step to its MinIO deployment. A step that changes
+// a MINIO_KMS_* variable must name one: the link cannot be left out by
+// accident, since the variables themselves call for it, and it is what
+// makes cutover check MinIO's default key without a kms_check step.
+func (s *Step) decodeMinIO(body hcl.Body, c Config, dc *hcldecode.Context) hcl.Diagnostics {
+	kmsVars := touchesKMS(s.setKeys, s.unset, s.comment)
+	if c.MinIO == nil {
+		if !kmsVars {
+			return nil
+		}
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing minio",
+			Detail: "This env step changes MinIO's KMS variables (" + kmsPrefix + "*). Add minio = minio.<name>, the deployment whose env files these are: " +
+				"cutover then checks, before any downtime, that MinIO's default key exists at the new KMS and is the key MinIO's objects were sealed with.",
+			Subject: body.MissingItemRange().Ptr()}}
+	}
+	cfg, diags := minio.Resolve(dc, c.MinIO, "minio")
+	if diags.HasErrors() || cfg == nil {
+		return diags
+	}
+	s.minio = cfg
+	if dc.Systems != nil {
+		s.kmsBlocks = dc.Systems(providers.KindKMS)
+	}
+	if dc.Earlier != nil {
+		for _, e := range dc.Earlier() {
+			if w, ok := e.Impl.(steps.KeyWriter); ok {
+				s.writers = append(s.writers, writer{e.ID, w})
+			}
+		}
+	}
+	return diags
 }
 
 func (s *Step) check(body hcl.Body, c Config, dc *hcldecode.Context) hcl.Diagnostics {

@@ -147,46 +147,33 @@ func (s *Step) open(ctx context.Context) (providers.KeyStore, providers.KeyStore
 }
 
 // WillCreate reports whether this step, when it runs, copies into the
-// store target the key a service names ref there: this step's `to` is
-// target or the store behind it (a KES's keystore), ref maps to a key name
-// (an AWS KMS alias to the name; providers.WrittenAs), the name matches the
-// pattern, and the source holds it. kms_check's `after` and the env step's
-// MinIO default-key check use it so a plan can prove a key before downtime
+// store target the key a service names ref there (see WillWrite).
+// kms_check's `after` uses it so a plan can prove a key before downtime
 // even though the key only reaches the target during the run.
 func (s *Step) WillCreate(ctx context.Context, target providers.KeyStoreConfig, ref string) (bool, error) {
-	_, err := s.WillWrite(ctx, target, ref)
-	switch {
-	case errors.Is(err, errWillNotCreate):
-		return false, nil
-	case err == nil || errors.Is(err, providers.ErrNotReadable):
-		return true, nil
-	}
-	return false, err
+	_, ok, err := s.WillWrite(ctx, target, ref)
+	return ok, err
 }
 
-// errWillNotCreate is WillWrite's answer for a key the step will not copy.
-var errWillNotCreate = errors.New("not copied by this step")
-
-// WillWrite returns the key this step will write into target for ref (see
-// WillCreate): its material, read from the source now. It wraps
-// providers.ErrNotReadable when the step will copy the key but the
-// material cannot be read ahead (never: a source must be readable), and
-// returns errWillNotCreate when the step will not copy it.
-func (s *Step) WillWrite(ctx context.Context, target providers.KeyStoreConfig, ref string) (providers.Key, error) {
+// WillWrite implements steps.KeyWriter: this step's `to` is target or the
+// store behind it (a KES's keystore), ref maps to a key name (an AWS KMS
+// alias to the name; providers.WrittenAs), the name matches the pattern,
+// and the source holds it; the key is read from the source now.
+func (s *Step) WillWrite(ctx context.Context, target providers.KeyStoreConfig, ref string) (providers.Key, bool, error) {
 	name, ok := providers.WrittenAs(target, s.to, ref)
 	if !ok || s.from == nil {
-		return providers.Key{}, errWillNotCreate
+		return providers.Key{}, false, nil
 	}
 	if ok, err := path.Match(s.pattern, name); err != nil || !ok {
-		return providers.Key{}, errors.Join(errWillNotCreate, err)
+		return providers.Key{}, false, err
 	}
 	src, err := keyops.Open(ctx, s.from)
 	if err != nil {
-		return providers.Key{}, err
+		return providers.Key{}, false, err
 	}
 	k, err := src.Get(ctx, name)
 	if errors.Is(err, providers.ErrKeyNotFound) {
-		return providers.Key{}, errWillNotCreate
+		return providers.Key{}, false, nil
 	}
-	return k, err
+	return k, err == nil, err
 }
