@@ -12,13 +12,13 @@ import (
 
 // The secrets of the scan: each reaches cutover by a different path.
 var scanSecrets = map[string]string{
-	"-var api_key":                       "sk-api-4f9c2e7d1b8a6035",
-	"-var-file db_password":              "db-pass-93e1c7a5f2b8d406",
-	"CUTOVER_VAR_token":                  "tok-env-5d2a8f1c9e3b7046",
-	"file(kms.key)":                      "kms-key-material-7c3e9a1f5b2d8046",
-	"app.env MINIO_KMS_SECRET_KEY (old)": "minio-key:old-static-9f8e7d6c5b4a3f2e",
-	"app.env API_TOKEN (old)":            "old-api-token-2b4d6f8a0c1e",
-	"-var api_key (fails validation)":    "sk-short-7731",
+	"-var api_key":                        "sk-api-4f9c2e7d1b8a6035",
+	"-var-file db_password":               "db-pass-93e1c7a5f2b8d406",
+	"CUTOVER_VAR_token":                   "tok-env-5d2a8f1c9e3b7046",
+	"file(kms.key)":                       "kms-key-material-7c3e9a1f5b2d8046",
+	"app.env APP_STATIC_SECRET_KEY (old)": "minio-key:old-static-9f8e7d6c5b4a3f2e",
+	"app.env API_TOKEN (old)":             "old-api-token-2b4d6f8a0c1e",
+	"-var api_key (fails validation)":     "sk-short-7731",
 }
 
 const secretsPlan = `cutover "secrets" {}
@@ -43,9 +43,9 @@ step "env" "switch" {
     API_TOKEN         = var.api_key
     DB_PASSWORD       = var.db_password
     KES_TOKEN         = var.token
-    MINIO_KMS_KES_KEY = file("kms.key")
+    APP_KES_KEY       = file("kms.key")
   }
-  unset = ["MINIO_KMS_SECRET_KEY"]
+  unset = ["APP_STATIC_SECRET_KEY"]
 }
 
 step "exec" "echo" {
@@ -89,7 +89,7 @@ func newSecretsRig(t *testing.T) *secretsRig {
 		"plan.hcl": secretsPlan,
 		"vars.hcl": `db_password = "` + scanSecrets["-var-file db_password"] + `"` + "\n",
 		"kms.key":  scanSecrets["file(kms.key)"],
-		"app.env": "# app settings\nKMS_PROVIDER=local\nMINIO_KMS_SECRET_KEY=" + scanSecrets["app.env MINIO_KMS_SECRET_KEY (old)"] +
+		"app.env": "# app settings\nKMS_PROVIDER=local\nAPP_STATIC_SECRET_KEY=" + scanSecrets["app.env APP_STATIC_SECRET_KEY (old)"] +
 			"\nAPI_TOKEN=\"" + scanSecrets["app.env API_TOKEN (old)"] + "\"\n",
 	})
 	return &secretsRig{t: t, dir: dir}
@@ -197,7 +197,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		r.cutover(ExitOK, "status", "-var", apiKey)
 		r.cutover(ExitOK, "status", "-var", apiKey, "--json")
 		r.cutover(ExitOK, "rollback", "-var", apiKey)
-		if env := r.read("app.env"); !strings.Contains(env, scanSecrets["app.env MINIO_KMS_SECRET_KEY (old)"]) {
+		if env := r.read("app.env"); !strings.Contains(env, scanSecrets["app.env APP_STATIC_SECRET_KEY (old)"]) {
 			t.Fatalf("the rollback did not restore app.env:\n%s", env)
 		}
 		r.cutover(ExitOK, "status", "-var", apiKey, "--json")
@@ -213,7 +213,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			t.Errorf("%d undo files checked, want 2 (the current run's and the archived run's)", r.undoFiles)
 		}
 		blobs := readTree(t, filepath.Join(r.dir, ".cutover/secrets/undo"), nil)
-		if !strings.Contains(blobs["env.switch.file-0"], scanSecrets["app.env MINIO_KMS_SECRET_KEY (old)"]) {
+		if !strings.Contains(blobs["env.switch.file-0"], scanSecrets["app.env APP_STATIC_SECRET_KEY (old)"]) {
 			t.Errorf("undo blobs %v: want env.switch.file-0 with the original file", len(blobs))
 		}
 	})

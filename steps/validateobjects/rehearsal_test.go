@@ -39,9 +39,14 @@ step "drain" "s3" {
   minio = minio.prod
 }
 
-step "env" "switch" {
-  files = [%q]
-  set   = { MINIO_KMS_SECRET_KEY = %q }
+# An exec step, not an env step: an env step that changes MINIO_KMS_*
+# has MinIO's default key checked first, and would refuse this wrong key
+# before the run; the rehearsal is of validate_objects catching it.
+step "exec" "switch" {
+  command = ["cp", %q, %q]
+  rollback {
+    command = ["cp", %q, %q]
+  }
 }
 
 step "restart" "minio" {
@@ -95,9 +100,20 @@ func TestRehearsalWrongKeyRollsBack(t *testing.T) {
 	for _, a := range m.RestartCommand() {
 		argv = append(argv, fmt.Sprintf("%q", a))
 	}
-	src := fmt.Sprintf(rehearsalPlan, m.Endpoint, m.AccessKey, m.SecretKey, m.EnvFile,
-		"my-minio-key:"+base64.StdEncoding.EncodeToString(wrongKey), strings.Join(argv, ", "))
 	dir := t.TempDir()
+	wrongEnv, origEnv := filepath.Join(dir, "wrong.env"), filepath.Join(dir, "orig.env")
+	wrong := strings.Replace(string(envBefore), "my-minio-key:"+base64.StdEncoding.EncodeToString(oldKey),
+		"my-minio-key:"+base64.StdEncoding.EncodeToString(wrongKey), 1)
+	if wrong == string(envBefore) {
+		t.Fatal("MinIO's env file does not hold the static key")
+	}
+	for f, data := range map[string]string{wrongEnv: wrong, origEnv: string(envBefore)} {
+		if err := os.WriteFile(f, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := fmt.Sprintf(rehearsalPlan, m.Endpoint, m.AccessKey, m.SecretKey, wrongEnv, m.EnvFile, origEnv, m.EnvFile,
+		strings.Join(argv, ", "))
 	path := filepath.Join(dir, "plan.hcl")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -132,7 +148,7 @@ func TestRehearsalWrongKeyRollsBack(t *testing.T) {
 	for _, a := range r.State.Rollback.Actions {
 		actions = append(actions, fmt.Sprintf("%d %s %s %s", a.Phase, a.Op, a.Step, a.Status))
 	}
-	want := []string{"1 undo env.switch done", "2 redo restart.minio done", "2 redo health_check.minio done",
+	want := []string{"1 undo exec.switch done", "2 redo restart.minio done", "2 redo health_check.minio done",
 		"2 redo validate_objects.head done", "3 release drain.s3 done"}
 	if strings.Join(actions, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rollback actions:\n%s\nwant:\n%s", strings.Join(actions, "\n"), strings.Join(want, "\n"))
