@@ -191,12 +191,23 @@ path "%[1]s/metadata/%[2]s" { capabilities = ["list"] }
 		"vault_role_id": role, "vault_secret_id": secret,
 		"new_kes_endpoint": newKES.Endpoint, "new_kes_api_key": newKES.APIKey, "new_kes_ca_file": newKES.CAFile,
 		"backup_recipients": ex.HCLList(recipient), "backup_identity_file": idFile,
-		"kes_cli": testenv.Bin(t, "kes"),
 	}
 	vs := newVaultSeal(t, v)
 
 	// Run 1: sealed for good at 500 keys, no retries: the run rolls back.
 	h1 := ex.Load(t, "plan.hcl", vars.With("backup_file", filepath.Join(t.TempDir(), "keys.age"), "migrate_retries", "0"))
+	// Before the run the default key is checked through the new KES: not
+	// there yet, written by the migration into its Vault keystore, and the
+	// key the old KES serves.
+	plans, err := h1.DryRun(ctx)
+	if err != nil {
+		t.Fatalf("cutover plan: %v", err)
+	}
+	want := fmt.Sprintf(`MinIO's default key %q is not on kes at %s yet; %s will copy it there, and is the key MinIO's objects were sealed with (KES at %s)`,
+		defaultKey, newKES.Endpoint, migrateID, oldKES.Endpoint)
+	if !planSays(plans, "env.kms", want) {
+		t.Errorf("env.kms's plan does not say %q", want)
+	}
 	start = time.Now()
 	res := ex.Run(ctx, h1, vs.sealAt(500, 0))
 	t.Logf("run 1: %s in %s: %v\nnext: %s", res.Outcome, time.Since(start).Round(time.Millisecond), res.Err, res.Next)
@@ -293,4 +304,16 @@ path "%[1]s/metadata/%[2]s" { capabilities = ["list"] }
 		t.Errorf("while MinIO read %d objects, the old KES served %v requests and the new one %v", len(objs), oldServed, newServed)
 	}
 	ex.NoSecrets(t, h2.Store.Dir(), newKES.APIKey, secret, m.SecretKey)
+}
+
+// planSays reports whether step id's plan has an action containing want.
+func planSays(plans []engine.StepPlan, id, want string) bool {
+	for _, p := range plans {
+		for _, a := range p.Actions {
+			if p.Step.ID == id && strings.Contains(a.Summary, want) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -11,6 +11,15 @@
 #   _API_KEY and _CAPATH -> restart -> ready, with the default key ->
 #   read every object -> release the freeze.
 #
+# MinIO's default key is checked through the new KES without a step for
+# it: the env step names minio.prod, and kms.new_kes names the keystore
+# behind it (keystore = kms.new_keystore). At `cutover plan` and in the
+# preflight the key is not in Vault yet, and migrate_keys.to_vault, which
+# writes into that keystore, counts: the key it will copy is compared with
+# the one the old KES serves (the old KES decrypts a ciphertext sealed with
+# it). Just before the switch, the new KES must decrypt a data key the old
+# KES seals under the default key.
+#
 # The copy runs before the freeze: MinIO keeps serving from the old KES
 # meanwhile. Key creation must be halted on the old KES for the copy
 # (migrate_keys counts the source again at the end and fails if it grew).
@@ -78,11 +87,6 @@ variable "new_kes_ca_file" {
   description = "the new KES's CA, as a path on the MinIO nodes (MINIO_KMS_KES_CAPATH)"
 }
 
-variable "kes_cli" {
-  default     = "kes"
-  description = "the KES command line client (v0.24), to ask the new KES for the default key"
-}
-
 variable "backup_file" {
   description = "where the age-encrypted backup of the fs keystore is written (must not exist)"
 }
@@ -123,6 +127,15 @@ kms "new_keystore" {
   }
 }
 
+# The new KES, as cutover reaches it, and the Vault keystore behind it.
+kms "new_kes" {
+  type     = "kes"
+  endpoint = var.new_kes_endpoint
+  api_key  = var.new_kes_api_key
+  ca_file  = var.new_kes_ca_file
+  keystore = kms.new_keystore
+}
+
 minio "prod" {
   endpoint   = var.minio_endpoint
   access_key = var.minio_access_key
@@ -156,33 +169,19 @@ step "verify_keys" "in_vault" {
   concurrency = 32
 }
 
-# The new KES reads the default key from Vault now: what MinIO asks it for
-# at startup, or exits ("Failed to connect to KMS"). Retried, because KES
-# notices a Vault that is reachable or unsealed again only at its next
-# status ping (10s by default). A kms_check of kms.<new kes> would be the
-# natural step, but its preflight runs before migrate_keys has copied the
-# key and refuses the plan (README.md, "Known limits").
-step "exec" "new_kes_serves_default_key" {
-  command = [var.kes_cli, "key", "info", var.key_name]
-  env = {
-    KES_SERVER    = var.new_kes_endpoint
-    KES_API_KEY   = var.new_kes_api_key
-    SSL_CERT_FILE = var.new_kes_ca_file
-  }
-  retries        = 15
-  retry_interval = "2s"
-  rollback {
-    skip = true
-  }
-}
-
 step "drain" "s3" {
   minio   = minio.prod
   timeout = var.drain_timeout
 }
 
+# The default key is checked again through the new KES just before the
+# files are written, and retried: KES notices a Vault that is reachable or
+# unsealed again only at its next status ping (10s by default).
 step "env" "kms" {
-  files = var.env_files
+  minio          = minio.prod
+  files          = var.env_files
+  retries        = 15
+  retry_interval = "2s"
   set = {
     MINIO_KMS_KES_ENDPOINT = var.new_kes_endpoint
     MINIO_KMS_KES_API_KEY  = var.new_kes_api_key

@@ -67,6 +67,7 @@ func TestKeyManagerPlan(t *testing.T) {
 		"# MINIO_KMS_KES_CAPATH (commented out)",
 		"key " + keyName + " on kes at " + k.Endpoint + ": exists, enabled, encrypt/decrypt round trip OK now",
 		"POINT OF NO RETURN",
+		"UNVERIFIED: MinIO's KMS after this step is AIStor Key Manager at https://km-1.example.net:7373,https://km-2.example.net:7373 (enclave \"aistor-primary\") with default key \"" + keyName + "\": cutover cannot reach AIStor Key Manager",
 		"Nothing was changed.",
 	} {
 		if n := strings.Count(out, want); n == 0 {
@@ -98,5 +99,19 @@ func TestKeyManagerPlan(t *testing.T) {
 	ex.CheckObjects(t, m, objs)
 	if _, err := os.Stat(filepath.Join(dir, ".cutover")); err == nil {
 		t.Error("cutover plan created a state directory")
+	}
+
+	// `cutover run` without --accept-unverified-kms refuses at its
+	// preflight, saying what it could not verify: nothing changes.
+	code, out, errOut = ex.Cutover(append(append([]string{"run", "--yes"}, vars.Flags()...), planFile)...)
+	t.Logf("cutover run: exit %d\n%s%s", code, out, errOut)
+	if code != cli.ExitFailed || !strings.Contains(errOut, "env.kms: could not be verified: MinIO's KMS after this step is AIStor Key Manager") ||
+		!strings.Contains(errOut, "--accept-unverified-kms") {
+		t.Errorf("cutover run exited %d, want %d refusing the unverified key", code, cli.ExitFailed)
+	}
+	ex.Unchanged(t, files, before)
+	ex.NotFrozen(t, m)
+	if _, err := os.Stat(filepath.Join(dir, ".cutover", "minio-kes-to-keymanager", "state.json")); err == nil {
+		t.Error("the refused run wrote a checkpoint")
 	}
 }

@@ -99,7 +99,13 @@ step "drain" "s3" {
   timeout = var.drain_timeout
 }
 
+# `minio` is required (the step changes MINIO_KMS_* variables). cutover
+# cannot reach Key Manager to check MINIO_KMS_SSE_KEY there: `cutover plan`
+# says so, and `cutover run` refuses to start without
+# --accept-unverified-kms, which the operator gives after checking the
+# enclave (the approve step above asks the same).
 step "env" "kms" {
+  minio = minio.prod
   files = var.env_files
   set = {
     MINIO_KMS_SERVER  = join(",", var.keymanager_servers)

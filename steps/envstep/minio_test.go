@@ -183,50 +183,62 @@ func TestSwitchToKeyKESLacks(t *testing.T) {
 }
 
 // TestRollbackReportsKeyMinIOCreated: KES held MinIO's default key when
-// the env step checked it and noted KES's keys; then the key vanished (an
-// operator, a keystore) before the restart, so MinIO created a new one of
-// that name at startup. A later step fails; the rollback restores MinIO
-// and its last phase reports the key MinIO created, with the command that
-// removes it, and leaves it in place: cutover did not create it.
+// the env step checked it and noted KES's keys (imported by hand, or by
+// the plan's migrate_keys); then the key vanished (an operator, a
+// keystore) before the restart, so MinIO created a new one of that name
+// at startup. A later step fails; the rollback restores MinIO and its last
+// phase reports the key MinIO created, with the command that removes it,
+// and leaves it in place: cutover did not create it. With migrate_keys and
+// delete_created_on_rollback, the key of that name is not the one the
+// migration created any more, and it is not deleted either.
 func TestRollbackReportsKeyMinIOCreated(t *testing.T) {
-	r := newSwitchRig(t)
-	ctx := context.Background()
-	if err := r.kes.ImportKey("minio-key", r.key); err != nil {
-		t.Fatal(err)
-	}
-	h := plantest.Load(t, t.TempDir(), r.plan("minio-key", false, `step "exec" "app_check" {
+	for _, migrate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("migrate=%v", migrate), func(t *testing.T) {
+			r := newSwitchRig(t)
+			ctx := context.Background()
+			if !migrate {
+				if err := r.kes.ImportKey("minio-key", r.key); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h := plantest.Load(t, t.TempDir(), r.plan("minio-key", migrate, `step "exec" "app_check" {
   command = ["false"]
 }
 `), plan.Options{Vars: r.vars()})
-	res := engine.Run(ctx, h.Plan, engine.Options{Store: h.Store, Events: event.SinkFunc(func(e event.Event) {
-		if e.Type == event.StepDone && e.Step == "env.kms" {
-			if err := r.store.Delete(ctx, "minio-key"); err != nil {
-				t.Errorf("removing the key behind cutover's back: %v", err)
+			res := engine.Run(ctx, h.Plan, engine.Options{Store: h.Store, Events: event.SinkFunc(func(e event.Event) {
+				if e.Type == event.StepDone && e.Step == "env.kms" {
+					if err := r.store.Delete(ctx, "minio-key"); err != nil {
+						t.Errorf("removing the key behind cutover's back: %v", err)
+					}
+				}
+			})})
+			if res.Outcome != engine.RolledBack {
+				t.Fatalf("run: %s (%v), want rolled back", res.Outcome, res.Err)
 			}
-		}
-	})})
-	if res.Outcome != engine.RolledBack {
-		t.Fatalf("run: %s (%v), want rolled back", res.Outcome, res.Err)
-	}
-	var summary string
-	for _, a := range res.State.Rollback.Actions {
-		if a.Step == "env.kms" && a.Op == "cleanup" {
-			summary = a.Summary
-		}
-	}
-	t.Logf("env.kms cleanup: %s", summary)
-	for _, w := range []string{"MinIO created minio-key at kes at " + r.kes.Endpoint, "kes key rm minio-key", "KES_SERVER=" + r.kes.Endpoint} {
-		if !strings.Contains(summary, w) {
-			t.Errorf("the rollback's report lacks %q: %q", w, summary)
-		}
-	}
-	if strings.Contains(summary, r.kes.APIKey) {
-		t.Error("the report shows the API key")
-	}
-	if _, err := r.store.Describe(ctx, "minio-key"); err != nil {
-		t.Errorf("the key MinIO created is gone (%v): cutover must not delete a key it did not create", err)
-	}
-	if got, _ := os.ReadFile(r.minio.EnvFile); !bytes.Equal(got, r.env) {
-		t.Error("MinIO's env file was not restored")
+			summaries := map[string]string{}
+			for _, a := range res.State.Rollback.Actions {
+				if a.Op == "cleanup" {
+					summaries[a.Step] = a.Summary
+					t.Logf("%s cleanup: %s", a.Step, a.Summary)
+				}
+			}
+			for _, w := range []string{"MinIO created minio-key at kes at " + r.kes.Endpoint, "kes key rm minio-key", "KES_SERVER=" + r.kes.Endpoint} {
+				if !strings.Contains(summaries["env.kms"], w) {
+					t.Errorf("the rollback's report lacks %q: %q", w, summaries["env.kms"])
+				}
+			}
+			if migrate && !strings.Contains(summaries["migrate_keys.to_kes"], "deleted 0 keys") {
+				t.Errorf("migrate_keys's cleanup: %q, want nothing deleted", summaries["migrate_keys.to_kes"])
+			}
+			if strings.Contains(fmt.Sprint(summaries), r.kes.APIKey) {
+				t.Error("the report shows the API key")
+			}
+			if _, err := r.store.Describe(ctx, "minio-key"); err != nil {
+				t.Errorf("the key MinIO created is gone (%v): cutover must not delete a key it did not create", err)
+			}
+			if got, _ := os.ReadFile(r.minio.EnvFile); !bytes.Equal(got, r.env) {
+				t.Error("MinIO's env file was not restored")
+			}
+		})
 	}
 }

@@ -24,7 +24,8 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 
 // Cleanup deletes the keys this run created at the target, when the plan
 // asks for it (delete_created_on_rollback), including keys it created that
-// then failed verification, in the rollback's last phase:
+// then failed verification, and only while the target's key under that
+// name is still the one it created (stillOurs), in the rollback's last phase:
 // the service is already back on its old KMS, so an unreachable target only
 // delays the cleanup. Keys that were already there, skipped or replaced are
 // never deleted, nor are keys an interrupted run journaled as being
@@ -40,6 +41,10 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	if err != nil {
 		return err
 	}
+	src, err := s.from.Open(ctx)
+	if err != nil {
+		return err
+	}
 	dst, err := s.to.Open(ctx)
 	if err != nil {
 		return err
@@ -50,7 +55,16 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	}
 	defer j.Close()
 	deleted := 0
+	var replaced []string
 	for name := range js.createdKeys() {
+		ours, err := stillOurs(ctx, src, dst, name)
+		if err != nil {
+			return err
+		}
+		if !ours {
+			replaced = append(replaced, name)
+			continue
+		}
 		if err := dst.Delete(ctx, name); err != nil && !errors.Is(err, providers.ErrKeyNotFound) {
 			return fmt.Errorf("delete %s at the target: %w", name, err)
 		}
@@ -63,6 +77,11 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 		return fmt.Errorf("journal the deleted keys: %w", err)
 	}
 	summary := fmt.Sprintf("deleted %d keys this run created at the target", deleted)
+	if len(replaced) > 0 {
+		slices.Sort(replaced)
+		rt.Logf("left in place at the target, though this run created keys of these names: the target now holds other keys under them (created since, e.g. by the service): %s", nameSome(replaced))
+		summary += fmt.Sprintf("; %d key(s) of those names left in place: the target holds another key under them now (named in the log)", len(replaced))
+	}
 	left, err := inFlightAtTarget(ctx, dst, js.inflight)
 	if err != nil {
 		return err
@@ -73,6 +92,27 @@ func (s *Step) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	}
 	rt.SetSummary(summary)
 	return nil
+}
+
+// stillOurs reports whether the key dst holds under name is still the one
+// this run created there, the source's: cutover deletes only keys it
+// created, and a service may have created another under that name since
+// (MinIO creates a missing default key at startup). Absent: true (nothing
+// to delete). Where dst can neither be read nor compare keys (AWS KMS), the
+// journal is the only evidence: true.
+func stillOurs(ctx context.Context, src, dst providers.KeyStore, name string) (bool, error) {
+	k, err := src.Get(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("read %s from the source, to check the target's key is the one this run created: %w", name, err)
+	}
+	same, err := sameAtTarget(ctx, dst, name, k)
+	switch {
+	case errors.Is(err, providers.ErrKeyNotFound), errors.Is(err, providers.ErrNotReadable), errors.Is(err, providers.ErrFormat):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("compare %s at the target before deleting it: %w", name, err)
+	}
+	return same, nil
 }
 
 // createdKeys yields the keys the journal says this run created: verified
