@@ -91,7 +91,7 @@ func readKMS(f *envfile.File) (minioKMS, error) {
 	for i, m := range found {
 		names[i] = m.describe()
 	}
-	return minioKMS{}, fmt.Errorf("MinIO's env configures more than one KMS (%s); MinIO refuses to start so: keep one", strings.Join(names, "; "))
+	return minioKMS{}, fmt.Errorf("MinIO's env configures more than one KMS (%s); keep one, so that which KMS MinIO uses is not in doubt", strings.Join(names, "; "))
 }
 
 // keyVar is the variable that names the default key of a KMS kind.
