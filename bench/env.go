@@ -48,6 +48,7 @@ type sizes struct {
 	Saves         int   // engine: checkpoint Save calls
 	PlanSteps     int   // engine: steps of the generated plan
 	PlanLoads     int   // engine: plan.Load repetitions
+	StepCounts    []int // engine: sizes of the trivial-step plans (overhead per step)
 	MemoryKeys    []int // memory: key counts, FS -> FS
 	DowntimeObjs  int   // downtime: objects validate_objects reads inside the window
 	DowntimeFills int   // downtime: objects written before the cutover
@@ -55,12 +56,12 @@ type sizes struct {
 
 func fullSizes() sizes {
 	return sizes{Keys: 10_000, Rounds: 2, Concurrency: 16, Objects: 10_000, MCHeadSample: 300, Saves: 200, PlanSteps: 1_000,
-		PlanLoads: 9, MemoryKeys: []int{10_000, 100_000}, DowntimeObjs: 300}
+		PlanLoads: 9, StepCounts: []int{10, 100, 1_000, 5_000}, MemoryKeys: []int{10_000, 100_000}, DowntimeObjs: 300}
 }
 
 func quickSizes() sizes {
 	return sizes{Keys: 1_000, Rounds: 1, Concurrency: 16, Objects: 1_000, MCHeadSample: 30, Saves: 50, PlanSteps: 1_000,
-		PlanLoads: 3, MemoryKeys: []int{2_000, 10_000}, DowntimeObjs: 300}
+		PlanLoads: 3, StepCounts: []int{10, 100, 500}, MemoryKeys: []int{2_000, 10_000}, DowntimeObjs: 300}
 }
 
 func (b *bench) logf(format string, args ...any) {

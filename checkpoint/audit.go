@@ -33,6 +33,41 @@ func (s *Store) AuditPath() string { return filepath.Join(s.dir, "audit.jsonl") 
 // disk in the middle of an append) is first ended with a newline, so the
 // record is not glued to the fragment.
 func (s *Store) Audit(rec AuditRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.appendAudit(rec); err != nil {
+		return err
+	}
+	return s.syncAudit()
+}
+
+// AuditWithNextSave appends rec to audit.jsonl like Audit but leaves its
+// fsync to the next SaveStep, Save or Flush, which syncs the audit log in
+// parallel with the checkpoint: a step's mark and its audit line then cost
+// one wait for the disk, not two, and become durable together.
+func (s *Store) AuditWithNextSave(rec AuditRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appendAudit(rec)
+}
+
+// Flush makes the audit lines AuditWithNextSave wrote durable and closes
+// the files the store holds open; the store stays usable.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.syncAudit()
+	if s.log != nil {
+		s.log.Close()
+		s.log = nil
+	}
+	return err
+}
+
+// appendAudit writes rec's line to the audit log, opening it (and ending a
+// torn last line) unless a line written before is still waiting for its
+// fsync. The caller holds s.mu.
+func (s *Store) appendAudit(rec AuditRecord) error {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now().UTC()
 	}
@@ -40,23 +75,55 @@ func (s *Store) Audit(rec AuditRecord) error {
 	if err != nil {
 		return err
 	}
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	f, err := os.OpenFile(s.AuditPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
+	if s.audit == nil {
+		f, err := os.OpenFile(s.AuditPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
+		if err := terminateTornLine(f); err != nil {
+			f.Close()
+			return fmt.Errorf("audit log %s: repair torn last line: %w", s.AuditPath(), err)
+		}
+		s.audit = f
 	}
-	defer f.Close()
-	if err := terminateTornLine(f); err != nil {
-		return fmt.Errorf("audit log %s: repair torn last line: %w", s.AuditPath(), err)
-	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
+	if _, err := s.audit.Write(append(data, '\n')); err != nil {
 		return fmt.Errorf("audit log %s: %w", s.AuditPath(), err)
 	}
+	return nil
+}
+
+// syncAudit fsyncs and closes the audit log if lines wait for their fsync.
+// The caller holds s.mu.
+func (s *Store) syncAudit() error {
+	if s.audit == nil {
+		return nil
+	}
+	f := s.audit
+	s.audit = nil
+	return s.syncClose(f)
+}
+
+func (s *Store) syncClose(f *os.File) error {
 	if err := f.Sync(); err != nil {
+		f.Close()
 		return fmt.Errorf("audit log %s: %w", s.AuditPath(), err)
 	}
 	return f.Close()
+}
+
+// withAuditSync runs write (a durable checkpoint write) while the audit
+// lines waiting for their fsync are synced, and returns the first error.
+// The caller holds s.mu.
+func (s *Store) withAuditSync(write func() error) error {
+	if s.audit == nil {
+		return write()
+	}
+	f := s.audit
+	s.audit = nil
+	done := make(chan error, 1)
+	go func() { done <- s.syncClose(f) }()
+	werr := write()
+	return errors.Join(werr, <-done)
 }
 
 // Durations are the last recorded wall times of steps and compensations, by
@@ -80,11 +147,22 @@ func (s *Store) LoadDurations() (Durations, error) {
 
 // RecordDuration stores how long key took.
 func (s *Store) RecordDuration(key string, took time.Duration) error {
+	return s.RecordDurations(Durations{key: took})
+}
+
+// RecordDurations stores several measured durations with one durable write
+// of durations.json; the engine records a run's at its end.
+func (s *Store) RecordDurations(measured Durations) error {
+	if len(measured) == 0 {
+		return nil
+	}
 	d, err := s.LoadDurations()
 	if err != nil {
 		d = Durations{}
 	}
-	d[key] = took
+	for k, v := range measured {
+		d[k] = v
+	}
 	data, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func (s *Store) WriteFallback(st *State) (string, error) {
 		return "", err
 	}
 	st.Version = SchemaVersion
-	data, err := seal(st)
+	data, _, err := seal(st)
 	if err != nil {
 		return "", err
 	}

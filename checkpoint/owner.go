@@ -94,7 +94,7 @@ func (s *Store) Claim(plan, planFile string) error {
 	if o, _ := s.Owner(); o != nil && o.Plan == plan && o.PlanFile == abs {
 		return nil
 	}
-	data, err := seal(Owner{Plan: plan, PlanFile: abs})
+	data, _, err := seal(Owner{Plan: plan, PlanFile: abs})
 	if err != nil {
 		return err
 	}

@@ -55,28 +55,39 @@ const sealPrefix = `{"digest":"`
 // Digest of the compact JSON of the rest: the object v marshals to. A reader
 // compacts the file, takes the digest out and hashes what is left (unseal),
 // so whitespace does not matter and any other change does.
-func seal(v any) ([]byte, error) {
+func seal(v any) (data []byte, digest string, err error) {
+	compact, digest, err := sealCompact(v)
+	if err != nil {
+		return nil, "", err
+	}
+	var out bytes.Buffer
+	out.Grow(len(compact) * 5 / 4)
+	if err := json.Indent(&out, compact, "", "  "); err != nil {
+		return nil, "", err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), digest, nil
+}
+
+// sealCompact is seal without the indentation, on one line (how state.log
+// records are written), and the digest it carries.
+func sealCompact(v any) (data []byte, digest string, err error) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(body) < 2 || body[0] != '{' {
-		return nil, fmt.Errorf("seal: %T does not encode as a JSON object", v)
+		return nil, "", fmt.Errorf("seal: %T does not encode as a JSON object", v)
 	}
+	digest = Digest(body)
 	var compact bytes.Buffer
 	compact.Grow(len(body) + 90)
-	compact.WriteString(sealPrefix + Digest(body) + `"`)
+	compact.WriteString(sealPrefix + digest + `"`)
 	if len(body) > 2 {
 		compact.WriteByte(',')
 	}
 	compact.Write(body[1:])
-	var out bytes.Buffer
-	out.Grow(compact.Len() * 5 / 4)
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
+	return compact.Bytes(), digest, nil
 }
 
 // errNoDigest is the Problem of a file that is JSON but carries no digest.

@@ -73,6 +73,8 @@ type State struct {
 	Rollback            *Rollback   `json:"rollback,omitempty"`
 	// Error says why the run stopped, failed or rolled back.
 	Error string `json:"error,omitempty"`
+
+	idx map[string]int // step ID -> index in Steps, rebuilt when stale
 }
 
 // StepState is one step's record.
@@ -130,14 +132,33 @@ type RollbackAction struct {
 	Summary string `json:"summary,omitempty"`
 }
 
-// Step returns the record of the step with id, or nil.
+// Step returns the record of the step with id, or nil. It takes constant
+// time: the engine looks steps up on every mark.
 func (s *State) Step(id string) *StepState {
-	for i := range s.Steps {
-		if s.Steps[i].ID == id {
-			return &s.Steps[i]
-		}
+	if i := s.index(id); i >= 0 {
+		return &s.Steps[i]
 	}
 	return nil
+}
+
+// index is the position of step id in Steps, or -1.
+func (s *State) index(id string) int {
+	if i, ok := s.idx[id]; ok && i < len(s.Steps) && s.Steps[i].ID == id {
+		return i
+	}
+	if len(s.idx) == len(s.Steps) && s.idx != nil {
+		if _, ok := s.idx[id]; !ok {
+			return -1 // the index is current and id is not in it
+		}
+	}
+	s.idx = make(map[string]int, len(s.Steps))
+	for i := range s.Steps {
+		s.idx[s.Steps[i].ID] = i
+	}
+	if i, ok := s.idx[id]; ok {
+		return i
+	}
+	return -1
 }
 
 // NextRollbackAction returns the first action of the rollback that is not

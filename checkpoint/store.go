@@ -18,8 +18,13 @@ var ErrNoState = errors.New("no checkpoint")
 // Store is a state directory. Its methods are safe to call from one process
 // holding the lock; concurrent writers are excluded by Lock.
 type Store struct {
-	dir     string
-	auditMu sync.Mutex // appends to audit.jsonl come from several goroutines
+	dir string
+
+	mu   sync.Mutex
+	base string   // digest of the state.json written or read last; "" if none
+	log  *os.File // state.log open for appending, nil until the first SaveStep after a Save
+	// audit holds audit lines written by AuditWithNextSave until their fsync.
+	audit *os.File
 }
 
 // Open returns the store at dir, creating the directory (0700) if needed.
@@ -51,7 +56,8 @@ func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) statePath() string { return filepath.Join(s.dir, "state.json") }
 
-// Load reads state.json; ErrNoState when there is none. A file that fails
+// Load reads state.json and the step records state.log adds to it (see
+// SaveStep); ErrNoState when there is none. A file that fails
 // its digest check (truncated, damaged or edited by hand), or an undo blob
 // it records that is missing or fails its digest, is a *CorruptError:
 // nothing in it is used.
@@ -77,6 +83,13 @@ func (s *Store) Load() (*State, error) {
 	if st.Version != SchemaVersion {
 		return nil, fmt.Errorf("read %s: state version %d, this cutover reads version %d", s.statePath(), st.Version, SchemaVersion)
 	}
+	base := Digest(body)
+	if err := s.replayLog(&st, base); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.base = base
+	s.mu.Unlock()
 	if err := s.checkBlobs(&st); err != nil {
 		return nil, err
 	}
@@ -107,17 +120,26 @@ func peekVersion(data []byte) int {
 	return v.Version
 }
 
-// Save writes state.json atomically and durably, sealed with its digest.
+// Save writes state.json whole, atomically and durably, sealed with its
+// digest, and drops state.log, whose records it now holds.
 func (s *Store) Save(st *State) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.saveLocked(st)
+}
+
+func (s *Store) saveLocked(st *State) error {
 	st.Version = SchemaVersion
 	st.UpdatedAt = time.Now().UTC()
-	data, err := seal(st)
+	data, digest, err := seal(st)
 	if err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(s.statePath(), data, 0o600); err != nil {
+	if err := s.withAuditSync(func() error { return fsutil.WriteFileAtomic(s.statePath(), data, 0o600) }); err != nil {
 		return fmt.Errorf("save %s: %w", s.statePath(), err)
 	}
+	s.base = digest
+	s.dropLog()
 	return nil
 }
 
@@ -129,7 +151,14 @@ func (s *Store) Archive() (string, error) {
 	if err := os.MkdirAll(dest, 0o700); err != nil {
 		return "", err
 	}
-	for _, name := range []string{"state.json", "undo", "journals", "logs"} {
+	s.mu.Lock()
+	s.base = ""
+	if s.log != nil {
+		s.log.Close()
+		s.log = nil
+	}
+	s.mu.Unlock()
+	for _, name := range []string{"state.json", "state.log", "undo", "journals", "logs"} {
 		from := filepath.Join(s.dir, name)
 		if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
 			continue

@@ -91,6 +91,11 @@ type execution struct {
 	// writes.go); set, it stops the run and the state in memory is the record.
 	writeErr error
 	writeMu  sync.Mutex
+	// measured are this call's times, written to durations.json once, at
+	// its end (flush): a write per step would cost more than the step.
+	measured checkpoint.Durations
+	// win caches the window estimate's sums (window.go).
+	win windowSums
 }
 
 func (o Options) now() time.Time {
@@ -108,22 +113,46 @@ func (o Options) command() string {
 }
 
 func (e *execution) emit(ev event.Event) {
+	ev = e.prepare(ev)
+	e.display(ev)
+	if rec, ok := e.auditRecord(ev); ok {
+		_ = e.noteWrite(e.store.Audit(rec)) // noted: the run stops before its next step
+	}
+}
+
+// prepare stamps ev's time and masks its message.
+func (e *execution) prepare(ev event.Event) event.Event {
 	if ev.Time.IsZero() {
 		ev.Time = e.opts.now()
 	}
 	ev.Message = e.plan.Secrets.Redact(ev.Message)
+	return ev
+}
+
+func (e *execution) display(ev event.Event) {
 	if e.opts.Events != nil {
 		e.opts.Events.Emit(ev)
 	}
-	e.audit(ev)
 }
 
-// audit writes the events that record actions and results (not progress).
-func (e *execution) audit(ev event.Event) {
-	if e.store == nil || ev.Type == event.StepProgress || ev.Type == event.PlanStep {
-		return
+// mark makes step id's record durable together with ev's audit line (both
+// written, then synced in parallel: one wait for the disk) and returns ev
+// ready to display; a failure is noted (writes.go) and returned.
+func (e *execution) mark(id string, ev event.Event) (event.Event, error) {
+	ev = e.prepare(ev)
+	if rec, ok := e.auditRecord(ev); ok {
+		_ = e.noteWrite(e.store.AuditWithNextSave(rec)) // noted: the run stops before its next step
 	}
-	rec := checkpoint.AuditRecord{Time: ev.Time, Event: ev.Type, Step: ev.Step, Status: ev.Status,
+	return ev, e.saveStep(id)
+}
+
+// auditRecord is ev's audit line; ok is false for the events that record
+// progress, not actions and results.
+func (e *execution) auditRecord(ev event.Event) (rec checkpoint.AuditRecord, ok bool) {
+	if e.store == nil || ev.Type == event.StepProgress || ev.Type == event.PlanStep {
+		return rec, false
+	}
+	rec = checkpoint.AuditRecord{Time: ev.Time, Event: ev.Type, Step: ev.Step, Status: ev.Status,
 		Message: ev.Message, User: e.lock.User}
 	if e.st != nil {
 		rec.RunID = e.st.RunID
@@ -137,12 +166,34 @@ func (e *execution) audit(ev event.Event) {
 		}
 		rec.Fields["elapsed"] = ev.Elapsed.Round(time.Millisecond).String()
 	}
-	_ = e.noteWrite(e.store.Audit(rec)) // noted: the run stops before its next step
+	return rec, true
 }
 
 // save writes state.json; a failure is noted (see writes.go) and returned.
 func (e *execution) save() error {
 	return e.noteWrite(e.store.Save(e.st))
+}
+
+// saveStep makes step id's record durable: one appended line, not a rewrite
+// of state.json (checkpoint.Store.SaveStep); a failure is noted and returned.
+func (e *execution) saveStep(id string) error {
+	return e.noteWrite(e.store.SaveStep(e.st, id))
+}
+
+// measure records how long key took, for the next run's window estimates.
+func (e *execution) measure(key string, took time.Duration) {
+	if e.measured == nil {
+		e.measured = checkpoint.Durations{}
+	}
+	e.measured[key] = took
+}
+
+// flush makes the audit lines waiting for the next save durable and writes
+// the measured durations, at the end of Run or Rollback; a failure is noted
+// for finish.
+func (e *execution) flush() {
+	_ = e.noteWrite(e.store.Flush())
+	_ = e.noteWrite(e.store.RecordDurations(e.measured))
 }
 
 // hint formats a next-command suggestion.

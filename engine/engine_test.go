@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -407,5 +408,53 @@ step "test_change" "after" {}
 	}
 	if _, err := h.store.ReadLock(); !errors.Is(err, checkpoint.ErrNotLocked) {
 		t.Errorf("lock after the run: %v, want released", err)
+	}
+}
+
+// inodeSink records the inode of state.json at every step event.
+type inodeSink struct {
+	path   string
+	inodes map[uint64]bool
+	marks  int
+}
+
+func (s *inodeSink) Emit(ev event.Event) {
+	if ev.Type != event.StepStart && ev.Type != event.StepDone {
+		return
+	}
+	s.marks++
+	if fi, err := os.Stat(s.path); err == nil {
+		s.inodes[fi.Sys().(*syscall.Stat_t).Ino] = true
+	}
+}
+
+// A step's marks append to state.log: state.json is written whole when the
+// run starts and ends, never per step, so the cost of a step does not grow
+// with the plan (issue 14). The checkpoint still holds every step done.
+func TestStepMarksDoNotRewriteState(t *testing.T) {
+	var src strings.Builder
+	src.WriteString("cutover \"long\" { window = \"24h\" }\nstep \"test_down\" \"first\" {}\n")
+	const n = 300
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&src, "step \"test_change\" \"s%d\" {}\n", i)
+	}
+	h := newHarness(t, src.String())
+	sink := &inodeSink{path: filepath.Join(h.store.Dir(), "state.json"), inodes: map[uint64]bool{}}
+	opts := h.options()
+	opts.Events = sink
+	if r := engine.Run(context.Background(), h.plan, opts); r.Outcome != engine.Completed {
+		t.Fatalf("run %s: %v", r.Outcome, r.Err)
+	}
+	if sink.marks != 2*n || len(sink.inodes) != 1 {
+		t.Errorf("%d step events saw %d versions of state.json, want %d events and 1 version", sink.marks, len(sink.inodes), 2*n)
+	}
+	st := h.state()
+	for _, s := range st.Steps {
+		if s.Status != checkpoint.StatusDone {
+			t.Fatalf("step %s is %s after the run", s.ID, s.Status)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.store.Dir(), "state.log")); !os.IsNotExist(err) {
+		t.Errorf("state.log left after the completed run (the final save compacts it): %v", err)
 	}
 }

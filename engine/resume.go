@@ -26,7 +26,7 @@ func (e *execution) resumeDecision(s *plan.Step, rec *checkpoint.StepState) (Res
 		if s.ID == e.plan.PointOfNoReturn {
 			e.st.PastPointOfNoReturn = true
 		}
-		e.record() // a failure stops the run before the step
+		_ = e.saveStep(s.ID) // noted: a failure stops the run before the step
 		e.emit(event.Event{Type: event.StepDone, Step: s.ID, Status: ResolveDone, Message: rec.Summary})
 		return Result{}, false
 	case ResolveRerun:

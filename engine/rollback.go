@@ -24,7 +24,7 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 	if err := e.acquire("rollback"); err != nil {
 		return Result{Outcome: Failed, Err: err, Next: e.unlockHint(err)}
 	}
-	defer func() { r = e.release(e.finish(r)) }()
+	defer func() { e.flush(); r = e.release(e.finish(r)) }()
 	st, err := e.store.Load()
 	if errors.Is(err, checkpoint.ErrNoState) {
 		e.emit(event.Event{Type: event.Notice, Message: "no checkpoint: nothing has run, nothing to roll back"})
@@ -143,7 +143,7 @@ func (e *execution) ActionFinished(a *checkpoint.RollbackAction, took time.Durat
 		if a.Op == checkpoint.OpRedo {
 			key = a.Step
 		}
-		_ = e.noteWrite(e.store.RecordDuration(key, took)) // noted: finish reports it
+		e.measure(key, took)
 	}
 	e.emit(ev)
 }

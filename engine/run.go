@@ -23,7 +23,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 	if err := e.acquire("run"); err != nil {
 		return Result{Outcome: Failed, Err: err, Next: e.unlockHint(err)}
 	}
-	defer func() { r = e.release(e.finish(r)) }()
+	defer func() { e.flush(); r = e.release(e.finish(r)) }()
 	if r, stop := e.prepareRun(ctx); stop {
 		return r
 	}
@@ -222,8 +222,8 @@ func (e *execution) complete(ctx context.Context) Result {
 func (e *execution) markSkipped(s *plan.Step, rec *checkpoint.StepState) {
 	rec.Status = checkpoint.StatusSkipped
 	rec.Summary = "skipped: its when condition is false"
-	e.record() // a failure stops the run before the next step
-	e.emit(event.Event{Type: event.StepSkip, Step: s.ID, Message: rec.Summary})
+	ev, _ := e.mark(s.ID, event.Event{Type: event.StepSkip, Step: s.ID, Message: rec.Summary}) // noted: a failure stops the run before the next step
+	e.display(ev)
 }
 
 // applyStep marks the step started, applies it with its timeout and retries,
@@ -236,30 +236,32 @@ func (e *execution) applyStep(ctx context.Context, s *plan.Step, rec *checkpoint
 	if s.Info.Downtime && e.st.WindowStart == nil {
 		e.st.WindowStart = &start
 	}
-	if err := e.save(); err != nil {
+	ev, err := e.mark(s.ID, event.Event{Type: event.StepStart, Step: s.ID, Kind: s.Info.Kind.String()})
+	if err != nil {
 		*rec, e.st.WindowStart = before, windowStart // it did not act
 		return fmt.Errorf("%w: %w", errNotStarted, err)
 	}
+	e.display(ev)
 	faultpoint.Hit("after-start:" + s.ID)
-	e.emit(event.Event{Type: event.StepStart, Step: s.ID, Kind: s.Info.Kind.String()})
-	err := e.attempts(ctx, s, e.runtime(s, false))
+	err = e.attempts(ctx, s, e.runtime(s, false))
 	end := e.opts.now()
 	rec.FinishedAt = &end
 	if err != nil {
 		rec.Status, rec.Error = checkpoint.StatusFailed, e.plan.Secrets.Redact(err.Error())
-		e.record() // the failure rolls back either way
-		e.emit(event.Event{Type: event.StepFail, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Error})
+		ev, _ := e.mark(s.ID, event.Event{Type: event.StepFail, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Error}) // noted: the failure rolls back either way
+		e.display(ev)
 		return err
 	}
 	rec.Status = checkpoint.StatusDone
 	if s.ID == e.plan.PointOfNoReturn {
 		e.st.PastPointOfNoReturn = true
 	}
-	if err := e.save(); err != nil {
+	ev, err = e.mark(s.ID, event.Event{Type: event.StepDone, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Summary})
+	if err != nil {
 		return fmt.Errorf("%w: %v", ErrStateWrite, err)
 	}
-	_ = e.noteWrite(e.store.RecordDuration(s.ID, end.Sub(start))) // noted: the run stops before its next step
-	e.emit(event.Event{Type: event.StepDone, Step: s.ID, Elapsed: end.Sub(start), Message: rec.Summary})
+	e.measure(s.ID, end.Sub(start))
+	e.display(ev)
 	faultpoint.Hit("after-done:" + s.ID)
 	return nil
 }

@@ -53,33 +53,54 @@ func (e *execution) estimate(s *plan.Step) time.Duration {
 	return s.Timeout
 }
 
+// windowSums makes the window check cost the same at every step, whatever
+// the plan's length: remaining(i) and rollbackEstimate(i) were sums over the
+// plan at every step, a cost that grew with the plan.
+type windowSums struct {
+	suffix []time.Duration // suffix[i]: estimates of steps i.. not done or skipped when the run started
+	// touched is the rollback estimate of steps 0..upTo-1 that a rollback
+	// would compensate; their statuses are final once a later step starts.
+	touched time.Duration
+	upTo    int
+}
+
+// remaining is the expected duration of steps i.. . Steps after i have not
+// changed since the run started, so the sums computed then hold.
 func (e *execution) remaining(i int) time.Duration {
-	var total time.Duration
-	for _, s := range e.plan.Steps[i:] {
-		if rec := e.st.Step(s.ID); rec != nil && (rec.Status == checkpoint.StatusDone || rec.Status == checkpoint.StatusSkipped) {
-			continue
+	if e.win.suffix == nil {
+		n := len(e.plan.Steps)
+		e.win.suffix = make([]time.Duration, n+1)
+		for j := n - 1; j >= 0; j-- {
+			s := e.plan.Steps[j]
+			e.win.suffix[j] = e.win.suffix[j+1]
+			if rec := e.st.Step(s.ID); rec == nil || (rec.Status != checkpoint.StatusDone && rec.Status != checkpoint.StatusSkipped) {
+				e.win.suffix[j] += e.estimate(s)
+			}
 		}
-		total += e.estimate(s)
 	}
-	return total
+	return e.win.suffix[i]
 }
 
 // rollbackEstimate is the expected duration of a rollback after steps 0..i:
 // recorded compensation times for changes and drains, step estimates for the
 // restarts and checks redone.
 func (e *execution) rollbackEstimate(i int) time.Duration {
-	var total time.Duration
-	for j, s := range e.plan.Steps[:i+1] {
-		rec := e.st.Step(s.ID)
-		if j < i && (rec == nil || !rollback.Touched(*rec)) {
-			continue
-		}
-		switch s.Info.Kind {
-		case steps.KindChange, steps.KindDrain:
-			total += e.durations["undo:"+s.ID]
-		case steps.KindRedo:
-			total += e.estimate(s)
+	for ; e.win.upTo < i; e.win.upTo++ {
+		s := e.plan.Steps[e.win.upTo]
+		if rec := e.st.Step(s.ID); rec != nil && rollback.Touched(*rec) {
+			e.win.touched += e.compensationEstimate(s)
 		}
 	}
-	return total
+	return e.win.touched + e.compensationEstimate(e.plan.Steps[i])
+}
+
+// compensationEstimate is what a rollback is expected to spend on s.
+func (e *execution) compensationEstimate(s *plan.Step) time.Duration {
+	switch s.Info.Kind {
+	case steps.KindChange, steps.KindDrain:
+		return e.durations["undo:"+s.ID]
+	case steps.KindRedo:
+		return e.estimate(s)
+	}
+	return 0
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/faultpoint"
 )
 
@@ -198,11 +199,21 @@ func workFiles(t *testing.T, dir string) map[string]string {
 	return readTree(t, dir, func(rel string) bool { return rel == ".cutover" })
 }
 
-// normalState is state.json without what differs between equivalent runs:
-// times, run IDs, attempts, input salts and digests, measured durations.
+// normalState is the checkpoint (state.json and the step records of
+// state.log, as checkpoint.Store.Load reads them) without what differs
+// between equivalent runs: times, run IDs, attempts, input salts and
+// digests, measured durations.
 func normalState(t *testing.T, dir string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, crashStateDir, "state.json"))
+	store, err := checkpoint.OpenExisting(filepath.Join(dir, crashStateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
