@@ -51,17 +51,11 @@ func (s *Store) AuditWithNextSave(rec AuditRecord) error {
 	return s.appendAudit(rec)
 }
 
-// Flush makes the audit lines AuditWithNextSave wrote durable and closes
-// the files the store holds open; the store stays usable.
+// Flush makes the audit lines AuditWithNextSave wrote durable.
 func (s *Store) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.syncAudit()
-	if s.log != nil {
-		s.log.Close()
-		s.log = nil
-	}
-	return err
+	return s.syncAudit()
 }
 
 // appendAudit writes rec's line to the audit log, opening it (and ending a

@@ -60,43 +60,39 @@ func (s *Store) SaveStep(st *State, id string) error {
 	return nil
 }
 
-// appendLog writes line to state.log and fsyncs it; the first line after a
-// compaction creates the file, and the directory is synced so the file
-// itself survives a crash.
+// appendLog writes line to state.log and fsyncs it. The file is opened
+// per line (a torn last line is cut off first) and closed after, so no
+// handle stays open in the state directory between steps; the first line
+// after a compaction creates the file, and the directory is synced so the
+// file itself survives a crash.
 func (s *Store) appendLog(line []byte) error {
-	if s.log == nil {
-		f, err := os.OpenFile(s.logPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return err
-		}
-		if err := dropTornLine(f); err != nil {
-			f.Close()
-			return err
-		}
+	f, err := os.OpenFile(s.logPath(), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := dropTornLine(f); err != nil {
+		return err
+	}
+	if !s.logSynced {
 		if err := fsutil.SyncDir(s.dir); err != nil {
-			f.Close()
 			return err
 		}
-		s.log = f
+		s.logSynced = true
 	}
-	_, err := s.log.Write(line)
-	if err == nil {
-		err = s.log.Sync()
+	if _, err := f.Write(line); err != nil {
+		return err
 	}
-	if err != nil { // reopen next time: the open cuts a torn line off
-		s.log.Close()
-		s.log = nil
+	if err := f.Sync(); err != nil {
+		return err
 	}
-	return err
+	return f.Close()
 }
 
-// dropLog closes state.log and removes it: state.json now holds everything.
+// dropLog removes state.log: state.json now holds everything.
 // A failed removal is harmless (its lines name an older base).
 func (s *Store) dropLog() {
-	if s.log != nil {
-		s.log.Close()
-		s.log = nil
-	}
+	s.logSynced = false
 	_ = os.Remove(s.logPath())
 }
 

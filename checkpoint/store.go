@@ -22,7 +22,9 @@ type Store struct {
 
 	mu   sync.Mutex
 	base string   // digest of the state.json written or read last; "" if none
-	log  *os.File // state.log open for appending, nil until the first SaveStep after a Save
+	// logSynced: state.log's directory entry is durable (synced once after
+	// the first line following a Save).
+	logSynced bool
 	// audit holds audit lines written by AuditWithNextSave until their fsync.
 	audit *os.File
 }
@@ -152,11 +154,7 @@ func (s *Store) Archive() (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	s.base = ""
-	if s.log != nil {
-		s.log.Close()
-		s.log = nil
-	}
+	s.base, s.logSynced = "", false
 	s.mu.Unlock()
 	for _, name := range []string{"state.json", "state.log", "undo", "journals", "logs"} {
 		from := filepath.Join(s.dir, name)

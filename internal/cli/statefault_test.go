@@ -190,7 +190,10 @@ func TestStateDirFaults(t *testing.T) {
 	t.Run("fills", func(t *testing.T) {
 		r := &crashRig{t: t, bin: r.bin, healthURL: r.healthURL}
 		state := filepath.Join(tmpfs(t, "1m"), "state")
-		dir, res, fallback := faultRun(t, r, state, `head -c 8000000 /dev/zero > "$STATE_DIR/filler" 2>/dev/null; true`)
+		// The step's own output is the first write that needs space: a
+		// step's mark (a line appended to state.log) and its audit line
+		// still fit in blocks their files already hold, and are durable.
+		dir, res, fallback := faultRun(t, r, state, `head -c 8000000 /dev/zero > "$STATE_DIR/filler" 2>/dev/null; echo filled`)
 		if !strings.Contains(res.stderr, "no space left on device") {
 			t.Errorf("the error does not say the disk is full:\n%s", res.stderr)
 		}
