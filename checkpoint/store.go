@@ -21,7 +21,7 @@ type Store struct {
 	dir string
 
 	mu   sync.Mutex
-	base string   // digest of the state.json written or read last; "" if none
+	base string // digest of the state.json written or read last; "" if none
 	// logSynced: state.log's directory entry is durable (synced once after
 	// the first line following a Save).
 	logSynced bool
