@@ -23,6 +23,7 @@ import (
 	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/plantest"
+	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps/rotatejwt"
 )
@@ -340,4 +341,46 @@ func TestFormatDiagnostics(t *testing.T) {
 			t.Errorf("%s: diagnostics %v, want %q holding %q on line 4", tc.attrs, diags, tc.summary, tc.detail)
 		}
 	}
+}
+
+// With Vault alone (no env files), the list is read from the secret at
+// plan and run: the new key takes the format of the secret's first entry.
+func TestVaultListFormatInferred(t *testing.T) {
+	v := testenv.Vault(t)
+	oldPriv, old := genKey(t, "P-384", "base64_pem")
+	oldToken := sign(t, "P-384", oldPriv, "before")
+	kv := v.Client(t).KVv2("secret")
+	if _, err := kv.Put(context.Background(), "app/jwt", map[string]any{"JWT_ECDSA_KEY": old}); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`cutover "jwt" {}
+variable "token" {
+  sensitive = true
+}
+step "rotate_jwt" "signing" {
+  files = []
+  vault {
+    address = %q
+    token   = var.token
+    path    = "app/jwt"
+  }
+}
+`, v.Addr)
+	h := plantest.Load(t, t.TempDir(), src, plan.Options{Vars: []string{"token=" + v.Token}})
+	plans, err := h.DryRun(context.Background())
+	if err != nil || !strings.HasPrefix(plans[0].Actions[0].Summary, "generate a new ECDSA P-384 key, base64 of PEM (encoding of entry 1, curve of entry 1)") {
+		t.Fatalf("plan: %v %+v", err, plans)
+	}
+	h.MustComplete(context.Background())
+	sec, err := kv.Get(context.Background(), "app/jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := strings.Split(fmt.Sprint(sec.Data["JWT_ECDSA_KEY"]), ",")
+	if len(list) != 2 || list[1] != old {
+		t.Fatalf("Vault holds %d keys, want new,old", len(list))
+	}
+	k := decodeKey(t, list[0], "base64_pem")
+	verify(t, "P-384", sign(t, "P-384", k, "after"), &k.PublicKey, "after")
+	verify(t, "P-384", oldToken, &decodeKey(t, list[1], "base64_pem").PublicKey, "before")
 }
