@@ -130,6 +130,12 @@ type RollbackAction struct {
 	Error      string     `json:"error,omitempty"`
 	// Summary is the compensation's one-line account ("2 files restored").
 	Summary string `json:"summary,omitempty"`
+	// Conflicts are the files (absolute paths) this compensation did not
+	// restore because they changed since the step wrote them.
+	Conflicts []string `json:"conflicts,omitempty"`
+	// Decisions are the operator's choices for those files (path ->
+	// "overwrite" or "keep"), from `cutover rollback --overwrite/--keep`.
+	Decisions map[string]string `json:"decisions,omitempty"`
 }
 
 // Step returns the record of the step with id, or nil. It takes constant

@@ -16,6 +16,7 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/steps"
 )
 
 // Outcome is how a run or rollback ended.
@@ -60,6 +61,11 @@ type Options struct {
 	AcceptUnverified bool
 	// Command is how the operator invoked cutover ("cutover"), for hints.
 	Command string
+	// Hint is what the commands hints print need besides the plan file.
+	Hint HintArgs
+	// Decisions are the operator's choices for files a rollback found
+	// changed since their step (`cutover rollback --overwrite/--keep`).
+	Decisions []Decision
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// PreflightTimeout bounds the preflight of each step that sets no
@@ -96,6 +102,8 @@ type execution struct {
 	measured checkpoint.Durations
 	// win caches the window estimate's sums (window.go).
 	win windowSums
+	// conflict is the last compensation stopped on changed files, if any.
+	conflict *steps.ConflictError
 }
 
 func (o Options) now() time.Time {
@@ -196,7 +204,9 @@ func (e *execution) flush() {
 	_ = e.noteWrite(e.store.RecordDurations(e.measured))
 }
 
-// hint formats a next-command suggestion.
-func (e *execution) hint(args string) string {
-	return fmt.Sprintf("%s %s", e.opts.command(), args)
+// cmd formats a command to paste: cutover VERB FLAGS... PLAN, then --state
+// when not the default and, for commands that evaluate the plan's inputs,
+// the inputs, then note as a shell comment (see HintArgs.Line).
+func (e *execution) cmd(verb, note string, flags ...string) string {
+	return e.opts.Hint.Line(e.opts.command(), verb, e.planArg(), note, flags...)
 }

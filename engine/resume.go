@@ -42,8 +42,8 @@ func (e *execution) resumeDecision(s *plan.Step, rec *checkpoint.StepState) (Res
 	e.record()
 	e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseStopped), Step: s.ID, Message: e.st.Error})
 	next := fmt.Sprintf("check what %s did, then choose one:\n  %s\n  %s\n  %s", s.ID,
-		e.hint(fmt.Sprintf("run --resolve %s=done %s     (it completed)", s.ID, e.planArg())),
-		e.hint(fmt.Sprintf("run --resolve %s=rerun %s    (run it again)", s.ID, e.planArg())),
-		e.hint("rollback "+e.planArg()+"                        (undo the run)"))
+		e.cmd("run", "it completed", "--resolve", s.ID+"="+ResolveDone),
+		e.cmd("run", "run it again", "--resolve", s.ID+"="+ResolveRerun),
+		e.cmd("rollback", "undo the run"))
 	return Result{Outcome: Stopped, State: e.st, Err: fmt.Errorf("%w: %s", ErrNeedsDecision, e.st.Error), Next: next}, true
 }

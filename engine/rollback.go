@@ -41,6 +41,9 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 	if st.PastPointOfNoReturn && !opts.AcceptDataLoss && (st.Rollback == nil || !st.Rollback.Manual) {
 		return e.refuseDataLoss(ctx)
 	}
+	if err := e.recordDecisions(); err != nil {
+		return Result{Outcome: Failed, State: st, Err: err, Next: e.cmd("rollback", "shows the files it stops on and the choices")}
+	}
 	if e.checkUnchanged() != nil {
 		e.emit(event.Event{Type: event.Notice, Message: "the plan or its inputs changed since the run; rolling back with the current plan's compensations"})
 	}
@@ -58,7 +61,7 @@ func (e *execution) refuseDataLoss(ctx context.Context) Result {
 	}
 	e.emit(event.Event{Type: event.Notice, Status: "refused", Message: msg})
 	return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("%w: %s", rollback.ErrPastPointOfNoReturn, msg),
-		Next: e.hint("rollback --accept-data-loss " + e.planArg() + "   (only if losing that data is acceptable)")}
+		Next: e.cmd("rollback", "only if losing that data is acceptable", "--accept-data-loss")}
 }
 
 // autoRollback rolls back after cause, on a context that the run's
@@ -69,7 +72,7 @@ func (e *execution) autoRollback(ctx context.Context, cause error) Result {
 	if r.Outcome == Completed {
 		r.Outcome = RolledBack
 		r.Err = cause
-		r.Next = e.hint("status "+e.planArg()) + "   (what ran and what was undone)\nthen fix the cause and " + e.hint("run "+e.planArg()) + "   (a new run)"
+		r.Next = e.cmd("status", "what ran and what was undone") + "\n" + e.cmd("run", "a new run, once the cause is fixed")
 	}
 	return r
 }
@@ -81,11 +84,14 @@ func (e *execution) rollback(ctx context.Context, reason string, manual bool) Re
 	err := rollback.Continue(ctx, e.plan, e.st, e, e)
 	if err != nil {
 		e.emit(event.Event{Type: event.RollbackEnd, Status: "failed", Message: err.Error()})
-		return Result{Outcome: RollbackFailed, State: e.st, Err: err,
-			Next: e.hint("rollback " + e.planArg() + "   (after fixing the cause; it continues from the failed compensation)")}
+		next := e.cmd("rollback", "after fixing the cause; it continues from the failed compensation")
+		if e.conflict != nil {
+			next = e.conflictHint(e.conflict)
+		}
+		return Result{Outcome: RollbackFailed, State: e.st, Err: err, Next: next}
 	}
 	e.emit(event.Event{Type: event.RollbackEnd, Status: "done", Message: "rolled back"})
-	return Result{Outcome: Completed, State: e.st, Next: e.hint("status " + e.planArg())}
+	return Result{Outcome: Completed, State: e.st, Next: e.cmd("status", "")}
 }
 
 // Run implements rollback.Executor.
@@ -107,7 +113,9 @@ func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *pl
 	case s.Rollback != nil && len(s.Rollback.Command) > 0:
 		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Secret: s.Rollback.Secret, Dir: e.plan.Dir, Output: rt.Output()})
 	default:
-		return e.undo(ctx, s, rt)
+		err := e.undo(ctx, s, rt)
+		e.noteConflict(a, err)
+		return err
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/faultpoint"
+	"github.com/cutover/cutover/internal/shellquote"
 	"github.com/cutover/cutover/plan"
 )
 
@@ -53,7 +54,7 @@ func (e *execution) release(r Result) Result {
 		if r.Outcome == Completed {
 			r.Outcome = Failed
 		}
-		r.Next = strings.TrimPrefix(r.Next+"\n", "\n") + e.hint(fmt.Sprintf("unlock %s --state %s   (once the state directory can be written)", e.lock.ID, e.store.Dir()))
+		r.Next = strings.TrimPrefix(r.Next+"\n", "\n") + shellquote.Join(e.opts.command(), "unlock", e.lock.ID, "--state", e.store.Dir()) + "   # once the state directory can be written"
 	}
 	return r
 }
@@ -61,7 +62,7 @@ func (e *execution) release(r Result) Result {
 func (e *execution) unlockHint(err error) string {
 	var le *checkpoint.LockedError
 	if errors.As(err, &le) {
-		return e.hint(fmt.Sprintf("unlock %s --state %s   (only if that process is gone)", le.Holder.ID, e.store.Dir()))
+		return shellquote.Join(e.opts.command(), "unlock", le.Holder.ID, "--state", e.store.Dir()) + "   # only if that process is gone"
 	}
 	return ""
 }
@@ -84,8 +85,7 @@ func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 	e.st = st
 	switch st.Phase {
 	case checkpoint.PhaseCompleted:
-		e.emit(event.Event{Type: event.Notice, Message: fmt.Sprintf("this plan already completed (run %s, %s); nothing to do", st.RunID, st.UpdatedAt.Format(time.RFC3339))})
-		return Result{Outcome: Completed, State: st, Next: e.hint("reset " + e.planArg() + "   (to run it again from the start)")}, true
+		return e.alreadyCompleted(), true
 	case checkpoint.PhaseRolledBack:
 		dest, err := e.store.Archive()
 		if err != nil {
@@ -95,17 +95,33 @@ func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 		return e.startNew(ctx)
 	case checkpoint.PhaseRollingBack, checkpoint.PhaseRollbackFailed:
 		return Result{Outcome: Failed, State: st, Err: fmt.Errorf("%w: %s", ErrRollbackPending, st.Error),
-			Next: e.hint("rollback " + e.planArg())}, true
+			Next: e.cmd("rollback", "continues the rollback from where it stopped")}, true
 	}
 	if err := e.checkUnchanged(); err != nil {
-		return Result{Outcome: Failed, State: st, Err: err, Next: "restore the plan file and the inputs of run " + st.RunID + ", then " +
-			e.hint("run "+e.planArg()) + " to resume it\nto roll it back instead: " + e.hint("rollback "+e.planArg()) + "   (with the plan and inputs of the interrupted run)"}, true
+		return Result{Outcome: Failed, State: st, Err: err, Next: "restore the plan file and the inputs of run " + st.RunID + ", then resume it:\n" +
+			e.cmd("run", "") + "\nor roll it back instead, with the plan and inputs of the interrupted run:\n" + e.cmd("rollback", "")}, true
 	}
 	if err := e.checkCanAsk(); err != nil {
-		return Result{Outcome: Failed, State: st, Err: err, Next: e.hint("run --yes "+e.planArg()) + "   (or from a terminal)"}, true
+		return Result{Outcome: Failed, State: st, Err: err, Next: e.cmd("run", "or from a terminal", "--yes")}, true
 	}
 	e.emit(event.Event{Type: event.RunResume, Message: fmt.Sprintf("resuming run %s from its checkpoint", st.RunID)})
 	return Result{}, false
+}
+
+// alreadyCompleted answers a run of a plan whose checkpoint says completed:
+// nothing to do when the plan and inputs are those of the completed run;
+// when they changed (an edited plan, another file with the same name, other
+// inputs) it says so, and how to archive the old run, instead of claiming
+// the changed plan completed.
+func (e *execution) alreadyCompleted() Result {
+	reset := e.cmd("reset", "archives run "+e.st.RunID+"; then run the plan again as a new run")
+	if err := e.checkUnchanged(); err != nil {
+		return Result{Outcome: Failed, State: e.st,
+			Err:  fmt.Errorf("run %s of plan %q completed, and %w; nothing was run", e.st.RunID, e.st.Plan, err),
+			Next: reset}
+	}
+	e.emit(event.Event{Type: event.Notice, Message: fmt.Sprintf("this plan already completed (run %s, %s); nothing to do", e.st.RunID, e.st.UpdatedAt.Format(time.RFC3339))})
+	return Result{Outcome: Completed, State: e.st, Next: reset}
 }
 
 // checkCanAsk refuses to resume a run whose remaining steps would ask the
@@ -134,7 +150,7 @@ func (e *execution) checkUnchanged() error {
 // run. A failed preflight leaves no checkpoint: nothing has changed.
 func (e *execution) startNew(ctx context.Context) (Result, bool) {
 	if err := e.preflight(ctx); err != nil {
-		return Result{Outcome: Failed, Err: err, Next: "fix what the preflight reports; `" + e.hint("plan "+e.planArg()) + "` shows every step's checks"}, true
+		return Result{Outcome: Failed, Err: err, Next: "fix what the preflight reports; this shows every step's checks:\n" + e.cmd("plan", "")}, true
 	}
 	now := e.opts.now()
 	e.st = &checkpoint.State{
@@ -216,7 +232,7 @@ func (e *execution) complete(ctx context.Context) Result {
 	}
 	e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseCompleted), Elapsed: e.opts.now().Sub(e.st.StartedAt),
 		Message: fmt.Sprintf("%s completed: %s", e.plan.Name, plural(len(e.plan.Steps), "step"))})
-	return Result{Outcome: Completed, State: e.st, Next: e.hint("status " + e.planArg())}
+	return Result{Outcome: Completed, State: e.st, Next: e.cmd("status", "")}
 }
 
 func (e *execution) markSkipped(s *plan.Step, rec *checkpoint.StepState) {
@@ -323,7 +339,7 @@ func (e *execution) onFailure(ctx context.Context, s *plan.Step, cause error) Re
 		e.record()
 		e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseFailed), Message: "no automatic rollback after the point of no return: data written since then would become unreadable"})
 		return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("step %s: %w", s.ID, cause),
-			Next: "fix the cause, then " + e.hint("run "+e.planArg()) + " to retry the step\n" + e.hint("rollback --accept-data-loss "+e.planArg()) + "   (only if losing the data written since then is acceptable)"}
+			Next: "fix the cause, then retry the step:\n" + e.cmd("run", "") + "\n" + e.cmd("rollback", "only if losing the data written since then is acceptable", "--accept-data-loss")}
 	}
 	return e.autoRollback(ctx, fmt.Errorf("step %s: %w", s.ID, cause))
 }

@@ -214,3 +214,12 @@ func (r *runtime) Confirm(ctx context.Context, prompt string) (bool, error) {
 	}
 	return r.e.opts.Confirm(ctx, prompt)
 }
+
+// FileDecision returns the operator's choice recorded on the rollback action
+// this runtime serves.
+func (r *runtime) FileDecision(path string) steps.FileChoice {
+	if r.action == nil {
+		return ""
+	}
+	return steps.FileChoice(r.action.Decisions[path])
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/fsutil"
+	"github.com/cutover/cutover/internal/shellquote"
 )
 
 // A failed write to the state directory (state.json, undo data, journals,
@@ -80,8 +81,8 @@ func (e *execution) onWriteFailure(ctx context.Context) Result {
 }
 
 func (e *execution) spaceHint() string {
-	return fmt.Sprintf("free space in %s (or make it writable again), or choose another state directory with --state; then %s",
-		e.store.Dir(), e.hint("run "+e.planArg()))
+	return fmt.Sprintf("free space in %s (or make it writable again), or choose another state directory with --state; then:\n%s",
+		e.store.Dir(), e.cmd("run", ""))
 }
 
 // finish reports a failed write at the end of Run or Rollback: state.json is
@@ -106,7 +107,8 @@ func (e *execution) finish(r Result) Result {
 		return r
 	}
 	r.Err = joinErr(r.Err, fmt.Errorf("%s: what was done and undone is recorded in %s, and %s/state.json is out of date", what, path, e.store.Dir()))
-	r.Next = fmt.Sprintf("read %s; once %s can be written again: mv %s %s/state.json\nthen %s", path, e.store.Dir(), path, e.store.Dir(), e.hint("status "+e.planArg()))
+	r.Next = fmt.Sprintf("read %s; once %s can be written again:\n%s\n%s", path, e.store.Dir(),
+		shellquote.Join("mv", path, e.store.Dir()+"/state.json"), e.cmd("status", ""))
 	return r
 }
 

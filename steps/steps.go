@@ -170,6 +170,10 @@ type Runtime interface {
 	Secrets() *secret.Set
 	// Confirm asks the operator a yes/no question (or answers from --yes).
 	Confirm(ctx context.Context, prompt string) (bool, error)
+	// FileDecision is the operator's choice for a file (absolute path) a
+	// compensation found changed since the step (see ConflictError); ""
+	// when none was given, or outside a rollback.
+	FileDecision(path string) FileChoice
 }
 
 // Error is a step's failure as the engine reports it.

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
+	"github.com/cutover/cutover/internal/shellquote"
 	"github.com/cutover/cutover/plan"
 )
 
@@ -162,7 +164,7 @@ func loadState(c *cli.Context, p *plan.Plan) (*checkpoint.Store, *checkpoint.Sta
 	if err == nil {
 		if fb := store.Fallbacks(); len(fb) > 0 {
 			return nil, nil, fail(ExitFailed, fmt.Errorf("a run could not write %s and left its record in %s: %s/state.json is out of date", dir, fb[0], dir),
-				fmt.Sprintf("read %s; once %s can be written again: mv %s %s/state.json", fb[0], dir, fb[0], dir))
+				fmt.Sprintf("read %s; once %s can be written again:\ncutover: hint: %s", fb[0], dir, shellquote.Join("mv", fb[0], dir+"/state.json")))
 		}
 		st, err = store.Load()
 	}
@@ -189,4 +191,27 @@ func stateError(c *cli.Context, p *plan.Plan, err error) error {
 			"cutover: hint: or check by hand what the run changed, then move the state directory aside and start again")
 	}
 	return fail(ExitFailed, err, "")
+}
+
+// hintArgs are the flags a pasted hint needs besides the plan file: --state
+// as given, var files by path, -var with non-sensitive values; sensitive
+// -var values are named, never repeated.
+func hintArgs(c *cli.Context, p *plan.Plan) engine.HintArgs {
+	h := engine.HintArgs{State: c.String("state")}
+	for _, f := range c.StringSlice("var-file") {
+		h.Inputs = append(h.Inputs, "-var-file", f)
+	}
+	sensitive := map[string]bool{}
+	for _, v := range p.Variables {
+		sensitive[v.Name] = v.Sensitive
+	}
+	for _, kv := range c.StringSlice("var") {
+		name, _, _ := strings.Cut(kv, "=")
+		if sensitive[name] {
+			h.Sensitive = append(h.Sensitive, name)
+			continue
+		}
+		h.Inputs = append(h.Inputs, "-var", kv)
+	}
+	return h
 }

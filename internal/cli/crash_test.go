@@ -217,6 +217,8 @@ func normalState(t *testing.T, dir string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// the undo record holds absolute paths, under each test's own dir
+	data = bytes.ReplaceAll(data, []byte(dir), []byte("$DIR"))
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/shellquote"
 )
 
 func resetCommand(e *env) *cli.Command {
@@ -39,7 +40,7 @@ func resetCommand(e *env) *cli.Command {
 			dest, err := store.Archive()
 			if uerr := store.Unlock(lock.ID); uerr != nil {
 				return fail(ExitFailed, errors.Join(err, fmt.Errorf("the lock could not be removed: %w", uerr)),
-					fmt.Sprintf("cutover unlock %s --state %s   (once the state directory can be written)", lock.ID, store.Dir()))
+					shellquote.Join("cutover", "unlock", lock.ID, "--state", store.Dir())+"   # once the state directory can be written")
 			}
 			if err != nil {
 				return fail(ExitFailed, err, "")

@@ -3,12 +3,16 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/steps"
 )
 
 func rollbackCommand(e *env) *cli.Command {
@@ -19,9 +23,15 @@ func rollbackCommand(e *env) *cli.Command {
 		Flags: append(varFlags(), stateFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "accept-data-loss", Usage: "roll back even after the point of no return"},
 			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
+			&cli.StringSliceFlag{Name: "overwrite", Usage: "a file the rollback stopped on: put back its original, losing what changed since the step: `STEP=PATH` (repeatable)"},
+			&cli.StringSliceFlag{Name: "keep", Usage: "a file the rollback stopped on: leave it as it is and mark it resolved: `STEP=PATH` (repeatable)"},
 		),
 		Action: func(c *cli.Context) error {
 			p, err := loadPlan(c, e, false)
+			if err != nil {
+				return err
+			}
+			decisions, err := parseDecisions(c, p)
 			if err != nil {
 				return err
 			}
@@ -41,9 +51,36 @@ func rollbackCommand(e *env) *cli.Command {
 				return err
 			}
 			return execute(c, e, p, func(ctx context.Context, opts engine.Options) engine.Result {
-				opts.Store, opts.AcceptDataLoss = store, c.Bool("accept-data-loss")
+				opts.Store, opts.AcceptDataLoss, opts.Decisions = store, c.Bool("accept-data-loss"), decisions
 				return engine.Rollback(ctx, p, opts)
 			})
 		},
 	}
+}
+
+// parseDecisions reads --overwrite and --keep STEP=PATH: STEP a step of the
+// plan, PATH absolute, as the rollback that stopped printed them.
+func parseDecisions(c *cli.Context, p *plan.Plan) ([]engine.Decision, error) {
+	var out []engine.Decision
+	seen := map[string]steps.FileChoice{}
+	for _, choice := range []steps.FileChoice{steps.ChoiceOverwrite, steps.ChoiceKeep} {
+		for _, v := range c.StringSlice(string(choice)) {
+			id, path, ok := strings.Cut(v, "=")
+			switch {
+			case !ok || id == "" || path == "":
+				return nil, fail(ExitUsage, fmt.Errorf("--%s %q: want STEP=PATH", choice, v), "paste the command the stopped rollback printed, e.g. --keep env.switch=/etc/default/app")
+			case p.Step(id) == nil:
+				return nil, fail(ExitUsage, fmt.Errorf("--%s %q: the plan has no step %s", choice, v, id), "step IDs are <type>.<name>, as `cutover status` shows them")
+			case !filepath.IsAbs(path):
+				return nil, fail(ExitUsage, fmt.Errorf("--%s %q: the path must be absolute", choice, v), "use the absolute path the stopped rollback printed")
+			}
+			key := id + "=" + filepath.Clean(path)
+			if prev, dup := seen[key]; dup && prev != choice {
+				return nil, fail(ExitUsage, fmt.Errorf("both --overwrite and --keep for %s", key), "choose one per file")
+			}
+			seen[key] = choice
+			out = append(out, engine.Decision{Step: id, Path: filepath.Clean(path), Choice: choice})
+		}
+	}
+	return out, nil
 }

@@ -77,7 +77,8 @@ func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engi
 	r := newRenderer(c.Bool("json"), out, isTerminal(e.stdout))
 	ctx, stop := interruptible(c, e)
 	defer stop()
-	res := op(ctx, engine.Options{Events: r, Confirm: confirmer(c, e), Command: "cutover", PreflightTimeout: c.Duration("preflight-timeout")})
+	res := op(ctx, engine.Options{Events: r, Confirm: confirmer(c, e), Command: "cutover", Hint: hintArgs(c, p),
+		PreflightTimeout: c.Duration("preflight-timeout")})
 	r.Close()
 	code := exitCode(res)
 	r.Result(res, code)

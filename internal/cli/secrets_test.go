@@ -124,12 +124,16 @@ func (r *secretsRig) scan() {
 	}
 	files := readTree(r.t, state, inUndo)
 	var undo []string
-	for name := range readTree(r.t, state, nil) {
+	all := append([]output(nil), r.outputs...)
+	for name, data := range readTree(r.t, state, nil) {
 		if inUndo(name) {
 			undo = append(undo, name)
 		}
+		if inUndo(name) && strings.Contains(name, ".shape-") {
+			// what an env step wrote, for a rollback's diff: no secret either
+			all = append(all, output{"undo file " + name, []byte(data)})
+		}
 	}
-	all := append([]output(nil), r.outputs...)
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -208,9 +212,10 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			t.Errorf("only %d state files scanned", r.stateFiles)
 		}
 		// the scan would have seen the undo blobs: the current run's and the
-		// archived one's, holding the old secret (by design, kept 0600)
-		if r.undoFiles != 2 {
-			t.Errorf("%d undo files checked, want 2 (the current run's and the archived run's)", r.undoFiles)
+		// archived one's, each the original (holding the old secret, by
+		// design, kept 0600) and the shape of what was written (no secret)
+		if r.undoFiles != 4 {
+			t.Errorf("%d undo files checked, want 4 (the current run's and the archived run's)", r.undoFiles)
 		}
 		blobs := readTree(t, filepath.Join(r.dir, ".cutover/secrets/undo"), nil)
 		if !strings.Contains(blobs["env.switch.file-0"], scanSecrets["app.env APP_STATIC_SECRET_KEY (old)"]) {

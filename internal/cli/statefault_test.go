@@ -103,7 +103,7 @@ func faultRun(t *testing.T, r *crashRig, state, fault string) (string, procResul
 	for _, cmd := range []string{"status", "run", "rollback"} {
 		res := r.cutover(dir, []string{"TMPDIR=" + tmp}, cmd, "--state", state, "plan.hcl")
 		r.want(res, ExitFailed, cmd+" (fallback record pending)")
-		if !strings.Contains(res.stderr, "left its record in "+m[1]) || !strings.Contains(res.stderr, "cutover: hint: read "+m[1]+"; once "+state+" can be written again: mv "+m[1]+" "+state+"/state.json") {
+		if !strings.Contains(res.stderr, "left its record in "+m[1]) || !strings.Contains(res.stderr, "cutover: hint: read "+m[1]+"; once "+state+" can be written again:\ncutover: hint: mv "+m[1]+" "+state+"/state.json\n") {
 			t.Errorf("%s with a fallback record pending:\n%s", cmd, res.stderr)
 		}
 	}
@@ -212,7 +212,7 @@ func TestStateDirFaults(t *testing.T) {
 			t.Errorf("the error does not say the file system is read-only:\n%s", res.stderr)
 		}
 		// The lock could not be removed either: the error says how to, later.
-		m := regexp.MustCompile(`cutover: hint: cutover unlock ([0-9a-f]{16}) --state ` + regexp.QuoteMeta(state) + `   \(once the state directory can be written\)`).FindStringSubmatch(res.stderr)
+		m := regexp.MustCompile(`cutover: hint: cutover unlock ([0-9a-f]{16}) --state ` + regexp.QuoteMeta(state) + `   # once the state directory can be written`).FindStringSubmatch(res.stderr)
 		if m == nil {
 			t.Fatalf("no unlock hint:\n%s", res.stderr)
 		}

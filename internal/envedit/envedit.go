@@ -8,9 +8,10 @@
 package envedit
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cutover/cutover/internal/envfile"
@@ -30,10 +31,10 @@ type Files struct {
 	Mask func(key string) bool
 }
 
-// Content is one file's bytes and mode.
+// Content is one file's bytes, mode and owner.
 type Content struct {
 	Data []byte
-	Mode os.FileMode
+	Meta envfile.Meta
 }
 
 // Undo is the compensation record (no secrets: paths and digests).
@@ -41,23 +42,43 @@ type Undo struct {
 	Files []FileUndo `json:"files"`
 }
 
-// FileUndo records one file.
+// FileUndo records one file: its absolute path, its mode and owner before
+// the step, the sha256 of its bytes before (saved as the undo blob) and
+// after the step. A step that computes new content on a re-run (rotate_jwt:
+// a new key) may have written earlier versions too: EarlierAfter.
 type FileUndo struct {
-	Path   string      `json:"path"`
-	Mode   os.FileMode `json:"mode"`
-	Before string      `json:"before_sha256"`
-	After  string      `json:"after_sha256"`
+	Path         string      `json:"path"`
+	Mode         os.FileMode `json:"mode"`
+	UID          *int        `json:"uid,omitempty"`
+	GID          *int        `json:"gid,omitempty"`
+	Before       string      `json:"before_sha256"`
+	After        string      `json:"after_sha256"`
+	EarlierAfter []string    `json:"earlier_after_sha256,omitempty"`
+}
+
+// meta is the recorded mode and owner.
+func (f FileUndo) meta() envfile.Meta {
+	m := envfile.Meta{Mode: f.Mode}
+	if f.UID != nil && f.GID != nil {
+		m.UID, m.GID, m.HasOwner = *f.UID, *f.GID, true
+	}
+	return m
+}
+
+// wrote reports whether digest is content the step wrote.
+func (f FileUndo) wrote(digest string) bool {
+	return digest == f.After || slices.Contains(f.EarlierAfter, digest)
 }
 
 // Read reads every file as it is now.
 func (fs *Files) Read() ([]Content, error) {
 	out := make([]Content, len(fs.Paths))
 	for i, p := range fs.Paths {
-		data, mode, err := envfile.ReadFile(p)
+		data, meta, err := envfile.ReadFileMeta(p)
 		if err != nil {
 			return nil, fmt.Errorf("read env file: %w", err)
 		}
-		out[i] = Content{data, mode}
+		out[i] = Content{data, meta}
 	}
 	return out, nil
 }
@@ -124,13 +145,17 @@ func (fs *Files) Plan(edit Edit) ([]steps.Action, error) {
 // undo data on a re-run, from disk (checked identical, then saved) on the
 // first run.
 func (fs *Files) Originals(rt steps.Runtime) ([]Content, error) {
+	var prev Undo
+	if _, err := rt.LoadUndo(&prev); err != nil {
+		return nil, err
+	}
 	out := make([]Content, len(fs.Paths))
 	var fresh []Content
 	for i, path := range fs.Paths {
 		if data, ok, err := rt.LoadBlob(blobName(i)); err != nil {
 			return nil, err
 		} else if ok {
-			out[i] = Content{Data: data, Mode: currentMode(path)}
+			out[i] = Content{Data: data, Meta: prev.metaOf(i, path)}
 			continue
 		}
 		if fresh == nil {
@@ -150,35 +175,84 @@ func (fs *Files) Originals(rt steps.Runtime) ([]Content, error) {
 	return out, nil
 }
 
-func currentMode(path string) os.FileMode {
-	if fi, err := os.Stat(path); err == nil {
-		return fi.Mode()
+// metaOf is the mode and owner recorded for file i before the step first
+// wrote it, else the file's current ones.
+func (u Undo) metaOf(i int, path string) envfile.Meta {
+	if i < len(u.Files) {
+		return u.Files[i].meta()
 	}
-	return 0o600
+	if _, m, err := envfile.ReadFileMeta(path); err == nil {
+		return m
+	}
+	return envfile.Meta{Mode: 0o600}
+}
+
+// earlier lists what file i's step wrote in earlier attempts, besides after.
+func (u Undo) earlier(i int, after string) []string {
+	if i >= len(u.Files) {
+		return nil
+	}
+	var out []string
+	for _, d := range append([]string{u.Files[i].After}, u.Files[i].EarlierAfter...) {
+		if d != after && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func blobName(i int) string { return fmt.Sprintf("file-%d", i) }
 
-// Write applies edit to each original, records the undo data, and writes
-// the files atomically; then it checks what was written. It returns the
-// digest all files share after the change.
+// shapeBlobName names the shape of what the step wrote to file i (for the
+// diff a conflicting rollback shows); by digest, since a re-run may write
+// other content.
+func shapeBlobName(i int, digest string) string {
+	return fmt.Sprintf("shape-%d-%.16s", i, digest)
+}
+
+// Write applies edit to each original, records the undo data (absolute
+// path, mode, owner, sha256 before and after, the new bytes as a blob), and
+// writes the files atomically; then it checks what was written. It returns
+// the digest all files share after the change.
 func (fs *Files) Write(rt steps.Runtime, originals []Content, edit Edit) (string, error) {
+	var prev Undo
+	if _, err := rt.LoadUndo(&prev); err != nil {
+		return "", err
+	}
 	var undo Undo
 	for i, path := range fs.Paths {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return "", err
+		}
 		_, next, err := apply(path, originals[i].Data, edit)
 		if err != nil {
 			return "", err
 		}
-		undo.Files = append(undo.Files, FileUndo{Path: path, Mode: originals[i].Mode,
-			Before: envfile.Digest(originals[i].Data), After: envfile.Digest(next.Bytes())})
+		data := next.Bytes()
+		f := fileUndo(abs, originals[i], envfile.Digest(data))
+		f.EarlierAfter = prev.earlier(i, f.After)
+		undo.Files = append(undo.Files, f)
+		if err := rt.SaveBlob(shapeBlobName(i, f.After), shapeOf(next, fs.Mask, originals[i].Data).encode()); err != nil {
+			return "", err
+		}
 		if err := rt.SaveUndo(undo); err != nil {
 			return "", err
 		}
-		if err := envfile.WriteAtomic(path, next.Bytes(), originals[i].Mode); err != nil {
+		if err := envfile.WriteAtomic(abs, data, originals[i].Meta.Mode); err != nil {
 			return "", fmt.Errorf("write %s: %w", path, err)
 		}
 	}
 	return undo.Files[0].After, fs.verify(undo)
+}
+
+func fileUndo(abs string, original Content, after string) FileUndo {
+	f := FileUndo{Path: abs, Mode: original.Meta.Mode, Before: envfile.Digest(original.Data), After: after}
+	if original.Meta.HasOwner {
+		uid, gid := original.Meta.UID, original.Meta.GID
+		f.UID, f.GID = &uid, &gid
+	}
+	return f
 }
 
 func (fs *Files) verify(undo Undo) error {
@@ -192,39 +266,4 @@ func (fs *Files) verify(undo Undo) error {
 		}
 	}
 	return fs.CheckIdentical(contents, "after the change")
-}
-
-// Restore puts every recorded file back to its original bytes. A file
-// already back is left alone; one changed since by someone else is restored
-// all the same (the original is what the service ran on). It returns how
-// many files the undo data names.
-func Restore(rt steps.Runtime) (int, error) {
-	var undo Undo
-	if ok, err := rt.LoadUndo(&undo); err != nil || !ok {
-		return 0, err
-	}
-	var errs []error
-	for i, f := range undo.Files {
-		if err := restore(rt, i, f); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return len(undo.Files), errors.Join(errs...)
-}
-
-func restore(rt steps.Runtime, i int, f FileUndo) error {
-	original, ok, err := rt.LoadBlob(blobName(i))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("undo data for %s is missing from the state directory", f.Path)
-	}
-	if current, _, err := envfile.ReadFile(f.Path); err == nil && envfile.Digest(current) == f.Before {
-		return nil
-	}
-	if err := envfile.WriteAtomic(f.Path, original, f.Mode); err != nil {
-		return fmt.Errorf("restore %s: %w", f.Path, err)
-	}
-	return nil
 }

@@ -40,5 +40,6 @@
 // Set, Unset and Comment rewrite, remove or comment out only the lines of the
 // assignments they concern; Set appends a line when the name is absent.
 //
-// The package does no I/O except ReadFile and WriteAtomic.
+// The package does no I/O except ReadFile, ReadFileMeta, WriteAtomic and
+// WriteAtomicMeta.
 package envfile

@@ -86,12 +86,10 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 	return nil
 }
 
-// Undo restores every file the step recorded to its original bytes.
+// Undo restores every file the step recorded to its original bytes, mode
+// and owner, unless it changed since the step (see envedit.Files.Restore).
 func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
-	n, err := envedit.Restore(rt)
-	if err != nil || n == 0 {
-		return err
-	}
-	rt.SetSummary(fmt.Sprintf("%d file(s) restored byte for byte", n))
-	return nil
+	res, err := s.files().Restore(rt)
+	rt.SetSummary(res.String())
+	return err
 }

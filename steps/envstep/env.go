@@ -151,7 +151,10 @@ func decodeSet(expr hcl.Expression, dc *hcldecode.Context) (map[string]string, m
 		k, v := it.Element()
 		key, _ := k.Unmark()
 		if !v.IsWhollyKnown() {
-			continue // an input without a value, under validation
+			// an input without a value (validate, or a rollback given only
+			// the inputs it uses): its value is unknown, so never shown
+			sensitive[key.AsString()] = true
+			continue
 		}
 		str, d := stringValue(v, dc, expr)
 		if d.HasErrors() {

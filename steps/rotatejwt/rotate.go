@@ -222,7 +222,7 @@ func (s *Step) registerSecrets(rt steps.Runtime, list string) {
 
 // Undo restores the previous list everywhere.
 func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
-	n, err := envedit.Restore(rt)
+	res, err := s.files().Restore(rt)
 	if err != nil {
 		return err
 	}
@@ -231,6 +231,6 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 			return err
 		}
 	}
-	rt.SetSummary(fmt.Sprintf("previous key list restored (%d file(s) byte for byte)", n))
+	rt.SetSummary("previous key list restored (" + res.String() + ")")
 	return nil
 }

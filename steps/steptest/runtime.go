@@ -29,8 +29,10 @@ type Runtime struct {
 	Undo    []byte
 	Logs    []string
 	Reports []steps.Progress
-	out     bytes.Buffer
-	secrets secret.Set
+	// Decisions answer FileDecision (absolute path -> choice).
+	Decisions map[string]steps.FileChoice
+	out       bytes.Buffer
+	secrets   secret.Set
 }
 
 // NewRuntime returns a Runtime for a step called id ("drain.test").
@@ -129,4 +131,11 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.r.mu.Lock()
 	defer w.r.mu.Unlock()
 	return w.r.out.Write(p)
+}
+
+// FileDecision implements steps.Runtime: the choice set in Decisions.
+func (r *Runtime) FileDecision(path string) steps.FileChoice {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Decisions[path]
 }
