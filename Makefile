@@ -10,7 +10,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/cutover ./cmd/cutover
 
-## tools: build the real servers the tests run (MinIO, mc, KES, Vault) into bin/,
+## tools: build the real servers the tests run (MinIO, mc, KES, local-kms, Vault) into bin/,
 ## skipping any already built for its pinned version.
 tools:
 	bash scripts/tools.sh

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tools.sh builds the real servers the test suite runs (minio, mc, kes,
-# kes-v0.23, vault) from the Go module proxy into the repository's bin/.
+# kes-v0.23, local-kms, vault) from the Go module proxy into the repository's
+# bin/. local-kms is nsmithuk/local-kms, an AWS KMS emulator.
 # kes-v0.23 is KES v0.23.0, kept for the tests of a target KES too old to
 # read KES v0.24.0's ciphertexts.
 #
-# Usage: bash scripts/tools.sh [name...]     (default: all five, in order)
+# Usage: bash scripts/tools.sh [name...]     (default: all six, in order)
 #
 # Each tool has its own Go module under tools/<name>/ (go.mod, go.sum and a
 # tools.go or main.go), so the product's go.mod never carries server code.
@@ -30,6 +31,7 @@ pkg() {
 	minio) echo github.com/minio/minio ;;
 	mc) echo github.com/minio/mc ;;
 	kes | kes-v0.23) echo github.com/minio/kes/cmd/kes ;;
+	local-kms) echo github.com/nsmithuk/local-kms ;;
 	vault) echo . ;;
 	*) return 1 ;;
 	esac
@@ -98,7 +100,7 @@ one() {
 main() {
 	command -v go >/dev/null || { echo "tools: go is not on PATH" >&2; exit 1; }
 	local names=("$@")
-	[ ${#names[@]} -gt 0 ] || names=(minio mc kes kes-v0.23 vault)
+	[ ${#names[@]} -gt 0 ] || names=(minio mc kes kes-v0.23 local-kms vault)
 	for name in "${names[@]}"; do
 		one "$name" || exit 1
 	done

@@ -130,7 +130,7 @@ func openDecoded(t *testing.T, src string) providers.KeyStore {
 
 // TestDecodedConfigOpens decodes a block naming the emulator and uses it.
 func TestDecodedConfigOpens(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEmuEnv(t, "")
 	s := openDecoded(t, `kms "aws" {
   type = "aws_kms"
   region = "`+testRegion+`"

@@ -56,7 +56,7 @@ func TestOpenWithoutCredentialsOrRegion(t *testing.T) {
 // A block that names no region and no credentials takes both from the
 // SDK's default chain (here the environment) and works.
 func TestRegionAndCredentialsFromDefaultChain(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEmuEnv(t, "")
 	emptyChain(t)
 	t.Setenv("AWS_REGION", testRegion)
 	t.Setenv("AWS_ACCESS_KEY_ID", testAccessKey)
