@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/suggest"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -227,20 +227,8 @@ func bodyTraversals(body hcl.Body) []hcl.Traversal {
 func unknownStepType(typ string, rng hcl.Range) *hcl.Diagnostic {
 	known := steps.Names()
 	detail := fmt.Sprintf("There is no step type %q. The step types are: %s.", typ, strings.Join(known, ", "))
-	if s := suggest(typ, known); s != "" {
+	if s := suggest.Closest(typ, known); s != "" {
 		detail = fmt.Sprintf("There is no step type %q; did you mean %q? The step types are: %s.", typ, s, strings.Join(known, ", "))
 	}
 	return errorDiag("Unknown step type", detail, rng)
-}
-
-// suggest returns the candidate closest to given, if it is close enough to be
-// a likely typo.
-func suggest(given string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := levenshtein.Distance(given, c, nil); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cutover/cutover/internal/suggest"
 	"github.com/cutover/cutover/providers"
 )
 
@@ -119,7 +120,7 @@ func (l *loader) systemType(kind string, a *hcl.Attribute) (string, hcl.Diagnost
 	if _, ok := providers.Lookup(kind, typ); !ok {
 		known := providers.Types(kind)
 		detail := fmt.Sprintf("There is no %s type %q. The supported types are: %s.", kind, typ, strings.Join(known, ", "))
-		if s := suggest(typ, known); s != "" {
+		if s := suggest.Closest(typ, known); s != "" {
 			detail = fmt.Sprintf("There is no %s type %q; did you mean %q? The supported types are: %s.", kind, typ, s, strings.Join(known, ", "))
 		}
 		return "", hcl.Diagnostics{errorDiag("Unknown "+kind+" type", detail, a.Expr.Range())}

@@ -11,9 +11,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/agext/levenshtein"
 	"github.com/urfave/cli/v2"
 
+	"github.com/cutover/cutover/internal/suggest"
 	_ "github.com/cutover/cutover/providers/all" // every system backend
 	_ "github.com/cutover/cutover/steps/all"     // every step type
 )
@@ -150,7 +150,7 @@ func unknownCommand(c *cli.Context) error {
 		}
 	}
 	hint := "`" + parent + " --help` lists the commands: " + strings.Join(names, ", ")
-	if s := closest(name, names); s != "" {
+	if s := suggest.Closest(name, names); s != "" {
 		hint = fmt.Sprintf("did you mean `%s %s`?", parent, s)
 	}
 	return fail(ExitUsage, fmt.Errorf("unknown command %q for %s", name, parent), hint)
@@ -162,17 +162,6 @@ func commandName(c *cli.Context) string {
 		return "cutover"
 	}
 	return "cutover " + c.Command.FullName()
-}
-
-// closest is the name nearest to typed within two edits, or "".
-func closest(typed string, names []string) string {
-	best, bestDist := "", 3
-	for _, n := range names {
-		if d := levenshtein.Distance(typed, n, nil); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	return best
 }
 
 // env is the process's standard streams.
