@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/keyops"
@@ -170,7 +171,7 @@ func checkMaterial(ctx context.Context, name string, k providers.Key, old sealed
 // checkKES checks the default key at the KES MinIO will use.
 func (s *Step) checkKES(ctx context.Context, after, before minioKMS, old sealedBy, atApply bool) ([]steps.Action, error) {
 	cfg := s.kesConfig(after)
-	store, err := keyops.Open(ctx, cfg)
+	store, err := openKES(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("MinIO's KMS after this step: %w", err)
 	}
@@ -194,6 +195,28 @@ func (s *Step) checkKES(ctx context.Context, after, before minioKMS, old sealedB
 	}
 	return nil, fmt.Errorf("%w %q does not exist at %s, and no migrate_keys step before this one copies it there: MinIO would create a new, empty key of that name at startup and seal new objects under a key that is in no backup; migrate the key first, or correct %s",
 		ErrDefaultKey, after.key, cfg.Describe(), keyVar(kmsKES))
+}
+
+// keystoreWait is how long a KES that cannot reach its keystore is given
+// to notice it can again: KES checks at its status ping, every 10 s by
+// default, so a Vault unsealed a moment ago still reads as unreachable.
+const keystoreWait = 15 * time.Second
+
+// openKES opens a KES and checks it answers, waiting up to keystoreWait
+// (within ctx) while it reports its keystore unreachable.
+func openKES(ctx context.Context, cfg providers.KeyStoreConfig) (providers.KeyStore, error) {
+	deadline := time.Now().Add(keystoreWait)
+	for {
+		store, err := keyops.Open(ctx, cfg)
+		if err == nil || !errors.Is(err, kes.ErrKeyStoreUnreachable) || time.Now().Add(time.Second).After(deadline) {
+			return store, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // compareAtKES compares the default key KES holds with the old key.
