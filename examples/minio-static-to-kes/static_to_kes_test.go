@@ -177,8 +177,9 @@ func TestStaticToKES(t *testing.T) {
 		// The same check with the right name, on a KES that does not
 		// hold the key yet, fails the same preflight (`cutover plan`
 		// runs the same Plans): the preflight runs before migrate_keys
-		// imports the key. This is why plan.hcl has an exec step instead
-		// (README.md, "Known limits").
+		// imports the key, unless the check says `after =
+		// step.migrate_keys.to_kes`. plan.hcl needs neither: its env step
+		// checks the default key by itself.
 		h = plantest.Load(t, t.TempDir(), withKMSCheck(t), planOpts(r.planVars()))
 		if plans, err := h.DryRun(ctx); err != nil {
 			for _, p := range plans {
@@ -338,11 +339,12 @@ func TestStaticToKES(t *testing.T) {
 		}
 		got := ex.RollbackActions(res)
 		t.Logf("rollback stopped: %v\nactions:\n%s\nnext: %s", res.Err, strings.Join(got, "\n"), res.Next)
-		// Deleting the imported key needs KES, which is down: that cleanup
+		// Asking KES which keys MinIO created (env.kms's report) and
+		// deleting the imported key need KES, which is down: that cleanup
 		// runs last (phase 4), after MinIO is back on its static key and
 		// traffic is released, so the outage cannot keep MinIO down.
 		if !contains(got, "1 undo env.kms done") || !contains(got, "3 release drain.s3 done") || !contains(got, "4 cleanup env.kms failed") {
-			t.Errorf("rollback actions:\n%s\nwant env restored, MinIO released, then the key cleanup failed", strings.Join(got, "\n"))
+			t.Errorf("rollback actions:\n%s\nwant env restored, MinIO released, then the cleanup failed", strings.Join(got, "\n"))
 		}
 		if res.State.Phase != checkpoint.PhaseRollbackFailed || !strings.Contains(res.Next, "cutover rollback") {
 			t.Errorf("phase %s, next %q: want rollback_failed and `cutover rollback`", res.State.Phase, res.Next)
