@@ -71,6 +71,9 @@ type State struct {
 	PastPointOfNoReturn bool        `json:"past_point_of_no_return"`
 	Steps               []StepState `json:"steps"`
 	Rollback            *Rollback   `json:"rollback,omitempty"`
+	// Inputs are the run's non-sensitive inputs as given, for the commands
+	// `cutover status` prints.
+	Inputs *Inputs `json:"inputs,omitempty"`
 	// Error says why the run stopped, failed or rolled back.
 	Error string `json:"error,omitempty"`
 
@@ -176,4 +179,12 @@ func (r *Rollback) NextRollbackAction() *RollbackAction {
 		}
 	}
 	return nil
+}
+
+// Inputs are how a run was given its inputs, as far as a command printed
+// for the operator may repeat them: var files by absolute path, -var values
+// of non-sensitive variables, and only the names of sensitive ones.
+type Inputs struct {
+	Args      []string `json:"args,omitempty"` // "-var-file", PATH, "-var", "NAME=VALUE", ...
+	Sensitive []string `json:"sensitive,omitempty"`
 }

@@ -158,6 +158,9 @@ func (e *execution) startNew(ctx context.Context) (Result, bool) {
 		InputsSalt: randomHex(16), RunID: randomHex(8), Phase: checkpoint.PhaseRunning, StartedAt: now,
 	}
 	e.st.InputsHash = e.plan.InputsDigest(e.st.InputsSalt)
+	if h := e.opts.Hint; len(h.Inputs)+len(h.Sensitive) > 0 {
+		e.st.Inputs = &checkpoint.Inputs{Args: h.Inputs, Sensitive: h.Sensitive}
+	}
 	for _, s := range e.plan.Steps {
 		e.st.Steps = append(e.st.Steps, checkpoint.StepState{ID: s.ID, Status: checkpoint.StatusPending})
 	}

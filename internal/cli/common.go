@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -199,6 +200,9 @@ func stateError(c *cli.Context, p *plan.Plan, err error) error {
 func hintArgs(c *cli.Context, p *plan.Plan) engine.HintArgs {
 	h := engine.HintArgs{State: c.String("state")}
 	for _, f := range c.StringSlice("var-file") {
+		if abs, err := filepath.Abs(f); err == nil {
+			f = abs
+		}
 		h.Inputs = append(h.Inputs, "-var-file", f)
 	}
 	sensitive := map[string]bool{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -45,13 +46,23 @@ func statusCommand(e *env) *cli.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			printStatus(out, p, st, store)
+			printStatus(out, p, st, store, statusHint(c, p, st))
 			return nil
 		},
 	}
 }
 
-func printStatus(w io.Writer, p *plan.Plan, st *checkpoint.State, store *checkpoint.Store) {
+// statusHint is what the commands status prints need: --state as given,
+// and the inputs given to status, else those the run recorded.
+func statusHint(c *cli.Context, p *plan.Plan, st *checkpoint.State) engine.HintArgs {
+	h := hintArgs(c, p)
+	if len(h.Inputs)+len(h.Sensitive) == 0 && st.Inputs != nil {
+		h.Inputs, h.Sensitive = st.Inputs.Args, st.Inputs.Sensitive
+	}
+	return h
+}
+
+func printStatus(w io.Writer, p *plan.Plan, st *checkpoint.State, store *checkpoint.Store, h engine.HintArgs) {
 	fmt.Fprintf(w, "plan %q  run %s  %s\n", st.Plan, st.RunID, st.Phase)
 	fmt.Fprintf(w, "started %s, updated %s\n", st.StartedAt.Format(time.RFC3339), st.UpdatedAt.Format(time.RFC3339))
 	if st.PastPointOfNoReturn {
@@ -79,7 +90,7 @@ func printStatus(w io.Writer, p *plan.Plan, st *checkpoint.State, store *checkpo
 	if lock, err := store.ReadLock(); err == nil {
 		fmt.Fprintf(w, "\nlocked by %s: lock %s, user %s, host %s, pid %d, since %s\n", lock.Operation, lock.ID, lock.User, lock.Host, lock.PID, lock.Created.Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "\nnext: %s\n", nextCommand(p, st))
+	fmt.Fprintf(w, "\nnext: %s\n", nextCommand(p, st, h))
 }
 
 func stepNote(s checkpoint.StepState) string {
@@ -96,21 +107,60 @@ func took(start, end *time.Time) string {
 	return seconds(end.Sub(*start))
 }
 
-// nextCommand says what an operator should run after this state.
-func nextCommand(p *plan.Plan, st *checkpoint.State) string {
+// nextCommand says what an operator should run after this state: commands
+// that paste as they are (--state and the run's inputs included), one per
+// line, each with a shell comment.
+func nextCommand(p *plan.Plan, st *checkpoint.State, h engine.HintArgs) string {
+	cmd := func(verb, note string, flags ...string) string { return h.Line("cutover", verb, p.File, note, flags...) }
 	switch st.Phase {
 	case checkpoint.PhaseCompleted:
-		return "nothing: the cutover completed (cutover reset " + p.File + " to run it again)"
+		return "nothing: the cutover completed; to run it again from the start:\n" + cmd("reset", "archives this run")
 	case checkpoint.PhaseRolledBack:
-		return "fix the cause, rehearse with `cutover plan " + p.File + "`, then `cutover run " + p.File + "` (a new run)"
+		return "fix the cause and rehearse, then start a new run:\n" + cmd("plan", "rehearse") + "\n" + cmd("run", "a new run")
 	case checkpoint.PhaseRollingBack, checkpoint.PhaseRollbackFailed:
-		return "cutover rollback " + p.File + "   (continues from the compensation that stopped)"
+		return cmd("rollback", "continues from the compensation that stopped") + conflictChoices(st, cmd)
 	case checkpoint.PhaseStopped:
-		return "cutover run " + p.File + " --resolve STEP=done|rerun, or cutover rollback " + p.File
+		id := interrupted(st)
+		return "check what " + id + " did, then choose one:\n" + cmd("run", "it completed", "--resolve", id+"=done") + "\n" +
+			cmd("run", "run it again", "--resolve", id+"=rerun") + "\n" + cmd("rollback", "undo the run")
 	case checkpoint.PhaseFailed:
-		return "fix the cause and `cutover run " + p.File + "` to retry, or `cutover rollback --accept-data-loss " + p.File + "`"
+		return "fix the cause, then retry the step:\n" + cmd("run", "") + "\n" +
+			cmd("rollback", "only if losing the data written since the point of no return is acceptable", "--accept-data-loss")
 	}
-	return "cutover run " + p.File + "   (resumes after the last done step)"
+	return cmd("run", "resumes after the last done step")
+}
+
+// interrupted is the first step a previous process left started or failed.
+func interrupted(st *checkpoint.State) string {
+	for _, s := range st.Steps {
+		if s.Status == checkpoint.StatusStarted || s.Status == checkpoint.StatusFailed {
+			return s.ID
+		}
+	}
+	return "STEP"
+}
+
+// conflictChoices lists, for a rollback stopped on files changed since
+// their step, the two commands per file (`cutover rollback` shows the diff).
+func conflictChoices(st *checkpoint.State, cmd func(verb, note string, flags ...string) string) string {
+	var b strings.Builder
+	if st.Rollback == nil {
+		return ""
+	}
+	for _, a := range st.Rollback.Actions {
+		if a.Status == checkpoint.StatusDone {
+			continue
+		}
+		for _, path := range a.Conflicts {
+			if _, decided := a.Decisions[path]; decided {
+				continue
+			}
+			fmt.Fprintf(&b, "\n%s changed since step %s wrote it (the rollback shows what changed); choose one:\n%s\n%s", path, a.Step,
+				cmd("rollback", "put back the original", "--overwrite", a.Step+"="+path),
+				cmd("rollback", "keep the file as it is", "--keep", a.Step+"="+path))
+		}
+	}
+	return b.String()
 }
 
 func firstNonEmpty(values ...string) string {
