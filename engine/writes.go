@@ -112,10 +112,10 @@ func (e *execution) finish(r Result) Result {
 	return r
 }
 
-// Free-space estimate checked before a run (and a resume) starts: state.json
-// is saved twice per step and once per compensation, each time as a temp copy
-// beside the old file, and every step adds audit lines, a durations entry and
-// its log. spacePerStep (64 KiB) is four times a generous 16 KiB for all of
+// Free-space estimate checked before a run (and a resume) starts: every step
+// adds up to two state.log lines, its undo record and blobs (state.json then
+// written whole, as a temp copy beside the old file), audit lines, a
+// durations entry and its log; every compensation rewrites state.json. spacePerStep (64 KiB) is four times a generous 16 KiB for all of
 // that; spaceBase (256 KiB) covers the lock, owner.json and durations.json.
 // Journals of long steps (migrate_keys: about 100 bytes per key) and long
 // command output are not in the estimate: a failure writing them is handled
