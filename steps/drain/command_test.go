@@ -61,6 +61,10 @@ func service(t *testing.T, count int) *CommandStep {
 	return s
 }
 
+// drainDeadline bounds drainWhilePaused, so a step that never reads the
+// count fails the test instead of hanging it.
+const drainDeadline = time.Minute
+
 // setCount writes the in-flight count atomically (inflight.sh never reads a
 // half-written file).
 func setCount(t *testing.T, dir string, n int) {
@@ -78,13 +82,22 @@ func setCount(t *testing.T, dir string, n int) {
 // drainWhilePaused decrements the count from from to 0, one at a time, only
 // while the service is paused and only after the count was read since the
 // last decrement (so every value is read at least once); the returned
-// channel closes when it is done.
+// channel closes when it is done, or when drainDeadline passes (an error:
+// the step never read the counts).
 func drainWhilePaused(t *testing.T, dir string, from int) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(drainDeadline)
 		for n := from; n > 0; {
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-tick.C:
+			case <-deadline:
+				t.Errorf("the count was still %d after %s: the step did not read it", n, drainDeadline)
+				return
+			}
 			j, _ := os.ReadFile(filepath.Join(dir, "journal"))
 			if paused(dir) && strings.Count(string(j), "inflight") > from-n {
 				n--

@@ -61,6 +61,9 @@ type Config struct {
 type Step struct {
 	Config
 	interval time.Duration
+	// probed, if set, sees every probe's result (tests wait on it instead
+	// of sleeping).
+	probed func(error)
 	re       *regexp.Regexp
 	// minio is the deployment of the MinIO mode; nil in the url mode.
 	minio *minio.Config
@@ -191,10 +194,16 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 
 // probe checks once, in the step's mode.
 func (s *Step) probe(ctx context.Context) error {
+	var err error
 	if s.MinIO != nil {
-		return s.probeMinIO(ctx)
+		err = s.probeMinIO(ctx)
+	} else {
+		err = s.probeURL(ctx)
 	}
-	return s.probeURL(ctx)
+	if s.probed != nil {
+		s.probed(err)
+	}
+	return err
 }
 
 // probeURL requests the url once and checks the answer.

@@ -134,9 +134,30 @@ func TestMinIOPollsUntilHealthy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	result := make(chan error, 1)
+	failed := make(chan error, 100)
+	s.probed = func(err error) {
+		if err != nil {
+			select {
+			case failed <- err:
+			default:
+			}
+		}
+	}
 	rt := steptest.NewRuntime("healthcheck.test")
 	go func() { result <- s.Apply(ctx, rt) }()
-	time.Sleep(500 * time.Millisecond)
+	// two failed probes, and the check goes on: it polls
+	for range 2 {
+		select {
+		case err := <-failed:
+			if !strings.Contains(err.Error(), "new-key") {
+				t.Fatalf("a probe failed for another reason than the missing key: %v", err)
+			}
+		case err := <-result:
+			t.Fatalf("the check ended before the key existed: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no failed probe before the deadline")
+		}
+	}
 	select {
 	case err := <-result:
 		t.Fatalf("the check ended before the key existed: %v", err)
