@@ -64,7 +64,7 @@ type Step struct {
 	// probed, if set, sees every probe's result (tests wait on it instead
 	// of sleeping).
 	probed func(error)
-	re       *regexp.Regexp
+	re     *regexp.Regexp
 	// minio is the deployment of the MinIO mode; nil in the url mode.
 	minio *minio.Config
 }
