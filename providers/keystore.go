@@ -77,6 +77,22 @@ type Comparer interface {
 	SameKey(ctx context.Context, name string, k Key) (bool, error)
 }
 
+// Sealed is a KeyStore that never reveals key material: Get returns
+// ErrNotReadable for every key it holds (KES, AWS KMS). Telling whether it
+// holds given material then needs a Comparer.
+type Sealed interface {
+	Sealed()
+}
+
+// AlgorithmLimiter is a KeyStore that holds keys of some algorithms only
+// (AWS KMS imports AES-256 keys only). A store without it holds whatever
+// algorithm a Key carries.
+type AlgorithmLimiter interface {
+	// Holds reports whether the store can hold a key of algorithm
+	// ("AES256" or "ChaCha20"; "" means AES256).
+	Holds(algorithm string) bool
+}
+
 // KeyStoreConfig is what a `kms` block decodes to: it opens the store.
 type KeyStoreConfig interface {
 	// Open connects (lazily where possible) and returns the store.

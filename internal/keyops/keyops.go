@@ -84,10 +84,11 @@ func Count(ctx context.Context, s providers.KeyStore, pattern string) (int64, er
 
 // Same reports whether two keys hold the same material and algorithm.
 func Same(a, b providers.Key) bool {
-	return bytes.Equal(a.Material, b.Material) && algorithm(a) == algorithm(b)
+	return bytes.Equal(a.Material, b.Material) && Algorithm(a) == Algorithm(b)
 }
 
-func algorithm(k providers.Key) string {
+// Algorithm is k's algorithm, "AES256" when it names none.
+func Algorithm(k providers.Key) string {
 	if k.Algorithm == "" {
 		return "AES256"
 	}

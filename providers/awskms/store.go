@@ -43,6 +43,14 @@ var (
 // Name is the plan's name for the store.
 func (s *Store) Name() string { return s.name }
 
+// Sealed marks the store as one that never reveals key material
+// (providers.Sealed).
+func (s *Store) Sealed() {}
+
+// Holds reports whether AWS KMS can import a key of algorithm: AES-256 only
+// (providers.AlgorithmLimiter).
+func (s *Store) Holds(algorithm string) bool { return algorithm == "" || algorithm == "AES256" }
+
 // Client returns the SDK client the store uses.
 func (s *Store) Client() *kms.Client { return s.kms }
 

@@ -48,6 +48,20 @@ var (
 // Name is the plan's name for the store.
 func (s *Store) Name() string { return s.name }
 
+// Sealed marks the store as one that never reveals key material
+// (providers.Sealed); it compares keys instead (providers.Comparer).
+func (s *Store) Sealed() {}
+
+// Holds reports whether KES can import a key of algorithm: AES256 or
+// ChaCha20 (providers.AlgorithmLimiter).
+func (s *Store) Holds(algorithm string) bool {
+	switch algorithm {
+	case "", keskey.AES256, keskey.ChaCha20:
+		return true
+	}
+	return false
+}
+
 // ServerStatus is what GET /v1/status reports.
 type ServerStatus struct {
 	Version             string `json:"version"`

@@ -3,6 +3,7 @@ package migratekeys_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,8 +53,8 @@ variable "kes_api_key" {
 
 // TestOnConflictVerifyWithKES: KES never reveals material, yet
 // on_conflict = "verify" skips a key KES already holds when it is the
-// source's key, and fails, leaving KES's key untouched, when KES holds a
-// different key under the name.
+// source's key, and refuses the run at preflight, leaving KES's key
+// untouched, when KES holds a different key under the name.
 func TestOnConflictVerifyWithKES(t *testing.T) {
 	for _, same := range []bool{true, false} {
 		t.Run(fmt.Sprintf("same=%v", same), func(t *testing.T) {
@@ -85,8 +86,8 @@ func TestOnConflictVerifyWithKES(t *testing.T) {
 				t.Fatal("KES's existing key k-0003 was touched")
 			}
 			if !same {
-				if r.Outcome != engine.RolledBack || r.Err == nil || !strings.Contains(r.Err.Error(), "DIFFERENT") {
-					t.Fatalf("outcome %s (%v), want rolled back on a DIFFERENT key", r.Outcome, r.Err)
+				if r.Outcome != engine.Failed || !errors.Is(r.Err, engine.ErrPreflight) || !strings.Contains(r.Err.Error(), "DIFFERENT") {
+					t.Fatalf("outcome %s (%v), want refused at preflight on a DIFFERENT key", r.Outcome, r.Err)
 				}
 				t.Logf("refused: %v", r.Err)
 				keskeytest.ProveSameKey(t, k, "k-0003", existing)

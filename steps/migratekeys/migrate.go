@@ -101,8 +101,9 @@ func (s *Step) check(body hcl.Body, c Config) hcl.Diagnostics {
 	return diags
 }
 
-// Plan opens both stores read-only, counts the keys and checks the conflict
-// policy is possible.
+// Plan opens both stores read-only, counts the keys, checks the conflict
+// policy is possible, and refuses what the copy would fail on (see
+// checkKeys), so that it fails before any downtime instead of during it.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
 	src, dst, err := s.open(ctx)
 	if err != nil {
@@ -114,15 +115,18 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 	}
 	actions := []steps.Action{{Summary: fmt.Sprintf("copy %d keys matching %q from %s to %s, %d at a time, verifying each; on_conflict = %q",
 		n, s.pattern, s.from.Describe(), s.to.Describe(), s.concurrency, s.onConflict)}}
-	existing, err := keyops.Count(ctx, dst, s.pattern)
+	existing, err := s.targetNames(ctx, dst)
 	if err != nil {
 		// KES over Vault cannot list an empty prefix: a fresh target is
 		// normal here, so this is a note, not a failed preflight.
-		actions = append(actions, steps.Action{Summary: fmt.Sprintf("could not count the target's keys (%v); conflicts are handled per key", err)})
+		actions = append(actions, steps.Action{Summary: fmt.Sprintf("could not list the target's keys (%v); conflicts are handled per key", err)})
 	}
-	if existing > 0 {
-		actions = append(actions, steps.Action{Warning: s.onConflict == OnConflictFail,
-			Summary: fmt.Sprintf("the target already holds %d keys matching %q: on_conflict = %q applies to any of the same name", existing, s.pattern, s.onConflict)})
+	if len(existing) > 0 {
+		actions = append(actions, steps.Action{
+			Summary: fmt.Sprintf("the target already holds %d keys matching %q: on_conflict = %q applies to any of the same name", len(existing), s.pattern, s.onConflict)})
+	}
+	if err := s.checkKeys(ctx, src, dst, existing); err != nil {
+		return nil, err
 	}
 	actions = append(actions, steps.Action{Summary: s.undoText()})
 	return actions, nil
@@ -142,6 +146,9 @@ func (s *Step) open(ctx context.Context) (providers.KeyStore, providers.KeyStore
 	}
 	if _, ok := dst.(providers.Replacer); s.onConflict == OnConflictOverwrite && !ok {
 		return nil, nil, fmt.Errorf("on_conflict = \"overwrite\" needs an atomic replace, and %s cannot replace a key without deleting it first; use \"verify\" or \"fail\"", s.to.Describe())
+	}
+	if err := s.checkVerifiable(dst); err != nil {
+		return nil, nil, err
 	}
 	return src, dst, nil
 }

@@ -191,9 +191,9 @@ func TestOnConflict(t *testing.T) {
 		replaced string
 	}{
 		{"verify", true, engine.Completed, "1", "0"},
-		{"verify", false, engine.RolledBack, "", ""},
-		{"fail", true, engine.RolledBack, "", ""},
-		{"fail", false, engine.RolledBack, "", ""},
+		{"verify", false, engine.Failed, "", ""}, // refused at preflight
+		{"fail", true, engine.Failed, "", ""},
+		{"fail", false, engine.Failed, "", ""},
 		{"overwrite", false, engine.Completed, "0", "1"},
 	} {
 		t.Run(fmt.Sprintf("%s/same=%v", tc.policy, tc.same), func(t *testing.T) {
@@ -211,6 +211,9 @@ func TestOnConflict(t *testing.T) {
 			r := h.Run(context.Background())
 			if r.Outcome != tc.outcome {
 				t.Fatalf("outcome %s (%v), want %s", r.Outcome, r.Err, tc.outcome)
+			}
+			if tc.outcome == engine.Failed && !errors.Is(r.Err, engine.ErrPreflight) {
+				t.Fatalf("failed with %v, want refused at preflight", r.Err)
 			}
 			after, _ := os.ReadFile(existing)
 			if tc.policy != "overwrite" && string(after) != string(before) {
