@@ -26,6 +26,9 @@ type StepPlan struct {
 // still planned so the operator sees all problems at once.
 func DryRun(ctx context.Context, p *plan.Plan, opts Options) ([]StepPlan, error) {
 	e := &execution{plan: p, opts: opts}
+	if opts.Store != nil {
+		e.durations, _ = opts.Store.LoadDurations() // read only: nothing is written
+	}
 	var out []StepPlan
 	failed := 0
 	for _, s := range p.Steps {
@@ -43,6 +46,9 @@ func DryRun(ctx context.Context, p *plan.Plan, opts Options) ([]StepPlan, error)
 	}
 	if failed > 0 {
 		return out, fmt.Errorf("preflight failed for %d of %d steps", failed, len(p.Steps))
+	}
+	if err := e.checkWindowEstimate(); err != nil {
+		return out, err
 	}
 	return out, nil
 }
@@ -62,10 +68,16 @@ func (e *execution) preflight(ctx context.Context) error {
 			e.emit(event.Event{Type: event.PlanStep, Step: s.ID, Status: "error", Message: err.Error()})
 		}
 	}
-	if len(failed) == 0 {
-		return nil
+	werr := e.checkWindowEstimate()
+	switch {
+	case werr != nil && len(failed) > 0:
+		return fmt.Errorf("%w: nothing was changed; %s; %w", ErrPreflight, strings.Join(failed, "; "), werr)
+	case werr != nil:
+		return fmt.Errorf("%w: nothing was changed; %w", ErrPreflight, werr)
+	case len(failed) > 0:
+		return fmt.Errorf("%w: nothing was changed; %s", ErrPreflight, strings.Join(failed, "; "))
 	}
-	return fmt.Errorf("%w: nothing was changed; %s", ErrPreflight, strings.Join(failed, "; "))
+	return nil
 }
 
 // ErrUnverified refuses a run whose preflight could not verify something

@@ -71,6 +71,10 @@ type Options struct {
 	// PreflightTimeout bounds the preflight of each step that sets no
 	// timeout; 0 means DefaultPreflightTimeout.
 	PreflightTimeout time.Duration
+	// IgnoreWindow runs a plan whose window is shorter than its estimate
+	// (EstimateWindow), and turns off the check before each step that
+	// rolls back when the rest would overrun the window.
+	IgnoreWindow bool
 }
 
 // Errors the engine returns (wrapped with detail).

@@ -205,6 +205,7 @@ func TestWindow(t *testing.T) {
 		durations map[string]time.Duration
 		journal   []string
 		over      string // "" when the plan fits
+		preflight bool   // refused before the run: the plan's own estimate is over
 	}{
 		{
 			name: "recorded durations exceed the window",
@@ -215,10 +216,10 @@ step "test_down" "a" {}
 step "test_change" "b" {}
 `,
 			durations: map[string]time.Duration{"test_down.a": 30 * time.Second, "test_change.b": 50 * time.Second},
-			// the window starts at the first downtime step, so prep runs;
-			// a would start a window that cannot hold a, b and a rollback
-			journal: []string{"apply test_change.prep", "undo test_change.prep"},
-			over:    "window 1m0s, 1m0s left before step test_down.a, but the remaining steps and a rollback are expected to take 1m50s: over by 50s",
+			// a, b and a rollback cannot fit the window: refused before
+			// anything runs
+			over:      "window 1m0s, estimate 1m50s from test_down.a: steps 1m20s, a rollback 30s, over by 50s",
+			preflight: true,
 		},
 		{
 			name: "a slow step leaves too little time for the next",
@@ -244,8 +245,9 @@ step "test_change" "c" { takes = "40s" }
 cutover "w" { window = "1m" }
 step "test_down" "a" { timeout = "2m" }
 `,
-			journal: nil,
-			over:    "over by 3m0s",
+			journal:   nil,
+			over:      "over by 3m0s",
+			preflight: true,
 		},
 		{
 			name: "the plan fits",
@@ -271,6 +273,13 @@ step "test_change" "b" { takes = "1m" }
 			if tc.over == "" {
 				if r.Outcome != engine.Completed {
 					t.Fatalf("outcome %s: %v", r.Outcome, r.Err)
+				}
+				return
+			}
+			if tc.preflight {
+				if r.Outcome != engine.Failed || !errors.Is(r.Err, engine.ErrPreflight) || !errors.Is(r.Err, engine.ErrWindow) ||
+					!strings.Contains(r.Err.Error(), tc.over) {
+					t.Fatalf("outcome %s, err %v: want refused at preflight, %q", r.Outcome, r.Err, tc.over)
 				}
 				return
 			}

@@ -17,7 +17,7 @@ import (
 // return (a rollback then is not automatic anyway).
 func (e *execution) windowExceeded(i int) string {
 	w := e.plan.Window
-	if w <= 0 || e.st.PastPointOfNoReturn {
+	if w <= 0 || e.st.PastPointOfNoReturn || e.opts.IgnoreWindow {
 		return ""
 	}
 	s := e.plan.Steps[i]
@@ -103,4 +103,92 @@ func (e *execution) compensationEstimate(s *plan.Step) time.Duration {
 		return e.estimate(s)
 	}
 	return 0
+}
+
+// WindowEstimate is the plan's own estimate of the window it needs, made
+// before a run: from the first downtime step (where the window starts) every
+// step's estimate to the end, plus a rollback of every step up to the point
+// of no return (the last moment the window check can still roll back).
+type WindowEstimate struct {
+	// Window is the plan's window; 0 means none.
+	Window time.Duration
+	// From is the first downtime step ("" when no step starts the window).
+	From string
+	// Steps and Rollback are the two parts of Need.
+	Steps, Rollback time.Duration
+	// Unknown counts the steps in the estimate with neither a recorded
+	// duration nor a timeout: they count as zero.
+	Unknown int
+}
+
+// Need is the whole estimate.
+func (w WindowEstimate) Need() time.Duration { return w.Steps + w.Rollback }
+
+// Over reports whether the window is shorter than the estimate.
+func (w WindowEstimate) Over() bool { return w.Window > 0 && w.From != "" && w.Need() > w.Window }
+
+// String describes the estimate against the window.
+func (w WindowEstimate) String() string {
+	if w.From == "" {
+		return fmt.Sprintf("window %s, not started by any step (no drain or restart)", w.Window)
+	}
+	s := fmt.Sprintf("window %s, estimate %s from %s: steps %s, a rollback %s", w.Window, round(w.Need()), w.From, round(w.Steps), round(w.Rollback))
+	if w.Unknown > 0 {
+		s += fmt.Sprintf("; %s without a timeout or a recorded duration counted as 0", plural(w.Unknown, "step"))
+	}
+	return s
+}
+
+// EstimateWindow estimates the window p needs, from the durations recorded
+// by earlier runs (nil: none) and the steps' timeouts.
+func EstimateWindow(p *plan.Plan, durations checkpoint.Durations) WindowEstimate {
+	e := &execution{plan: p, durations: durations}
+	w := WindowEstimate{Window: p.Window}
+	first := -1
+	for i, s := range p.Steps {
+		if s.Info.Downtime {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return w
+	}
+	w.From = p.Steps[first].ID
+	for _, s := range p.Steps[first:] {
+		d := e.estimate(s)
+		if d == 0 {
+			w.Unknown++
+		}
+		w.Steps += d
+	}
+	last := len(p.Steps) - 1
+	if pnr := p.Step(p.PointOfNoReturn); pnr != nil {
+		for i, s := range p.Steps {
+			if s == pnr {
+				last = i
+			}
+		}
+	}
+	for _, s := range p.Steps[:last+1] {
+		switch s.Info.Kind {
+		case steps.KindChange, steps.KindDrain:
+			w.Rollback += durations["undo:"+s.ID]
+		case steps.KindRedo:
+			w.Rollback += e.estimate(s)
+		}
+	}
+	return w
+}
+
+// checkWindowEstimate refuses a plan whose window is shorter than its own
+// estimate, unless the operator said --ignore-window.
+func (e *execution) checkWindowEstimate() error {
+	if e.opts.IgnoreWindow {
+		return nil
+	}
+	if w := EstimateWindow(e.plan, e.durations); w.Over() {
+		return fmt.Errorf("%w: %s, over by %s (lengthen the window, or run with --ignore-window)", ErrWindow, w, round(w.Need()-w.Window))
+	}
+	return nil
 }

@@ -155,3 +155,30 @@ func TestFileSizeLimit(t *testing.T) {
 		findDiag(t, diags, "Plan file too large")
 	}
 }
+
+// TestZeroWindowAndTimeoutAreErrors: "0s" would leave no time at all;
+// leaving the attribute out is how a plan says "no limit".
+func TestZeroWindowAndTimeoutAreErrors(t *testing.T) {
+	_, diags := load(t, `cutover "z" {
+  window = "0s"
+}
+step "exec" "a" {
+  command        = ["true"]
+  timeout        = "0m"
+  retry_interval = "0s"
+}
+`, nil, plan.Options{})
+	wantSubject(t, findDiag(t, diags, "Invalid window"), 2, 12)
+	d := findDiag(t, diags, "Invalid timeout")
+	wantSubject(t, d, 6, 20)
+	if !strings.Contains(d.Detail, "leave timeout out for no limit") {
+		t.Errorf("detail: %s", d.Detail)
+	}
+	if n := len(diags.Errs()); n != 2 {
+		t.Errorf("%d errors, want 2 (retry_interval = \"0s\" is fine):\n%s", n, diags.Error())
+	}
+	p := mustLoad(t, "cutover \"z\" {}\nstep \"exec\" \"a\" { command = [\"true\"] }\n", nil, plan.Options{})
+	if p.Window != 0 || p.Steps[0].Timeout != 0 {
+		t.Errorf("left out: window %s, timeout %s; want 0 (no limit)", p.Window, p.Steps[0].Timeout)
+	}
+}

@@ -44,7 +44,7 @@ func (l *loader) decodeCutover() hcl.Diagnostics {
 	var cb cutoverBlock
 	diags = append(diags, l.decodeContext().DecodeBody(b.Body, &cb)...)
 	l.plan.Description = cb.Description
-	w, d := l.duration(cb.Window, "window")
+	w, d := l.limit(cb.Window, "window")
 	diags = append(diags, d...)
 	l.plan.Window = w
 	if cb.PointOfNoReturn != nil && !isNullExpr(cb.PointOfNoReturn) {
@@ -91,6 +91,19 @@ func (l *loader) duration(expr hcl.Expression, attr string) (time.Duration, hcl.
 	d, err := parseDuration(val.AsString())
 	if err != nil {
 		return 0, append(diags, errorDiag("Invalid "+attr, fmt.Sprintf("%s: %s; write a duration such as \"30m\" or \"1h30m\".", attr, err), expr.Range()))
+	}
+	return d, diags
+}
+
+// limit evaluates an optional duration attribute that bounds something
+// (window, timeout): zero would leave no time at all, and is an error;
+// leaving the attribute out is how a plan says "no limit".
+func (l *loader) limit(expr hcl.Expression, attr string) (time.Duration, hcl.Diagnostics) {
+	d, diags := l.duration(expr, attr)
+	if d == 0 && !diags.HasErrors() && expr != nil && !isNullExpr(expr) {
+		if val, _ := l.decodeContext().Value(expr); val.IsKnown() && val.Type() == cty.String {
+			diags = append(diags, errorDiag("Invalid "+attr, fmt.Sprintf("%s = %q leaves no time at all; leave %s out for no limit, or give a duration such as \"30m\".", attr, val.AsString(), attr), expr.Range()))
+		}
 	}
 	return d, diags
 }

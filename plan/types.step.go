@@ -112,7 +112,7 @@ func (l *loader) decodeCommon(s *Step, content *hcl.BodyContent) hcl.Diagnostics
 	var diags hcl.Diagnostics
 	var d hcl.Diagnostics
 	attrs := content.Attributes
-	s.Timeout, d = l.duration(exprOf(attrs, "timeout"), "timeout")
+	s.Timeout, d = l.limit(exprOf(attrs, "timeout"), "timeout")
 	diags = append(diags, d...)
 	s.RetryInterval, d = l.duration(exprOf(attrs, "retry_interval"), "retry_interval")
 	diags = append(diags, d...)

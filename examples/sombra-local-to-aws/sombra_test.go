@@ -218,14 +218,14 @@ func TestSombraRunbook(t *testing.T) {
 	}
 }
 
-// TestWindowTooShort: a window shorter than the steps need rolls back before
-// the step that would overrun it, and says by how much.
+// TestWindowTooShort: a window shorter than the plan's own estimate is
+// refused before anything runs, and says by how much.
 func TestWindowTooShort(t *testing.T) {
 	r := newRig(t)
 	before := r.envBytes()
 	res := r.load("plan.hcl", "window=30s").Run(context.Background())
-	if res.Outcome != engine.RolledBack || !errors.Is(res.Err, engine.ErrWindow) || !strings.Contains(res.Err.Error(), "over by") {
-		t.Fatalf("outcome %s (%v), want a window rollback that says by how much", res.Outcome, res.Err)
+	if res.Outcome != engine.Failed || !errors.Is(res.Err, engine.ErrPreflight) || !errors.Is(res.Err, engine.ErrWindow) || !strings.Contains(res.Err.Error(), "over by") {
+		t.Fatalf("outcome %s (%v), want a refusal for the window that says by how much", res.Outcome, res.Err)
 	}
 	if !bytes.Equal(r.envBytes(), before) {
 		t.Fatal("the env file changed")

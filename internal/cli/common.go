@@ -34,6 +34,12 @@ func preflightFlag() cli.Flag {
 		Usage: "bound the preflight of each step without a `timeout` (a step's timeout bounds its own)"}
 }
 
+// ignoreWindowFlag is --ignore-window: run a plan whose window is shorter
+// than its own estimate.
+func ignoreWindowFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "ignore-window", Usage: "run even if the window is shorter than the plan's estimate, and do not roll back when the rest of the run is expected to overrun it"}
+}
+
 func jsonFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "json", Usage: "print one JSON event per line"}
 }

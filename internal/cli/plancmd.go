@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/plan"
@@ -19,7 +20,7 @@ func planCommand(e *env) *cli.Command {
 		Name:      "plan",
 		Usage:     "dry run: preflight every system read-only and print the exact ordered actions",
 		ArgsUsage: "PLAN",
-		Flags:     append(varFlags(), jsonFlag(), preflightFlag()),
+		Flags:     append(varFlags(), jsonFlag(), preflightFlag(), ignoreWindowFlag()),
 		Action: func(c *cli.Context) error {
 			p, err := loadPlan(c, e, false)
 			if err != nil {
@@ -41,7 +42,10 @@ func previewNeverAsks(context.Context, string) (bool, error) {
 // it will be run.
 func dryRun(c *cli.Context, e *env, p *plan.Plan) error {
 	out := p.Secrets.Writer(e.stdout)
-	opts := engine.Options{Confirm: previewNeverAsks, PreflightTimeout: c.Duration("preflight-timeout")}
+	opts := engine.Options{Confirm: previewNeverAsks, PreflightTimeout: c.Duration("preflight-timeout"), IgnoreWindow: c.Bool("ignore-window")}
+	if store, _, err := loadState(c, p); err == nil && store != nil {
+		opts.Store = store // read only: the durations earlier runs recorded, for the window estimate
+	}
 	if c.Command.Name == "run" {
 		opts.Confirm = confirmer(c, e)
 	}
@@ -58,6 +62,13 @@ func dryRun(c *cli.Context, e *env, p *plan.Plan) error {
 		js.result("planned", ExitOK, nil, "cutover run "+p.File)
 	default:
 		printPlan(out, p, plans)
+		if p.Window > 0 {
+			var durations checkpoint.Durations
+			if opts.Store != nil {
+				durations, _ = opts.Store.LoadDurations()
+			}
+			fmt.Fprintf(out, "\n%s\n", engine.EstimateWindow(p, durations))
+		}
 	}
 	if err != nil {
 		return fail(ExitFailed, err, "fix what the preflight reports above; nothing was changed")

@@ -22,7 +22,7 @@ func runCommand(e *env) *cli.Command {
 		Name:      "run",
 		Usage:     "execute the plan: checkpoint after each step, roll back automatically when a step fails",
 		ArgsUsage: "PLAN",
-		Flags: append(varFlags(), stateFlag(), jsonFlag(), preflightFlag(),
+		Flags: append(varFlags(), stateFlag(), jsonFlag(), preflightFlag(), ignoreWindowFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "only plan, the same as the plan command: nothing is changed or written"},
 			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
 			&cli.StringSliceFlag{Name: "resolve", Usage: "settle a step a crash left started: `STEP=done|rerun` (repeatable)"},
@@ -78,7 +78,7 @@ func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engi
 	ctx, stop := interruptible(c, e)
 	defer stop()
 	res := op(ctx, engine.Options{Events: r, Confirm: confirmer(c, e), Command: "cutover", Hint: hintArgs(c, p),
-		PreflightTimeout: c.Duration("preflight-timeout")})
+		PreflightTimeout: c.Duration("preflight-timeout"), IgnoreWindow: c.Bool("ignore-window")})
 	r.Close()
 	code := exitCode(res)
 	r.Result(res, code)
