@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -49,6 +50,7 @@ func (f *findings) err() error {
 	}
 	parts := make([]string, 0, len(f.kinds))
 	for _, kind := range f.kinds {
+		slices.Sort(f.names[kind])
 		names := strings.Join(f.names[kind], ", ")
 		if more := f.count[kind] - len(f.names[kind]); more > 0 {
 			names += fmt.Sprintf(" and %d more", more)
