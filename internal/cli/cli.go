@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -56,6 +57,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			code = ExitFailed
 		}
 	}()
+	silenceLibraries()
 	app := newApp(stdin, stdout, stderr)
 	err := app.Run(interspersed(app, args))
 	if err == nil {
@@ -73,6 +75,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}
 	fmt.Fprintf(stderr, "cutover: error: %s\ncutover: hint: run `cutover --help` for usage\n", err)
 	return ExitUsage
+}
+
+// silenceLibraries discards what third-party libraries write through the
+// standard library's default logger (madmin-go does): such a line would
+// reach stderr unformatted and unmasked. cutover itself never uses it; the
+// AWS SDK's logger is turned off where its config is built.
+func silenceLibraries() {
+	log.SetOutput(io.Discard)
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {

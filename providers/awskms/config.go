@@ -50,6 +50,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/providers"
@@ -155,6 +156,9 @@ func (c *Config) awsConfig(ctx context.Context) (aws.Config, error) {
 		opts = append(opts, config.WithCredentialsProvider(creds))
 	}
 	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(httpx.Bound)))
+	// The SDK logs warnings (retries, checksums) to stderr by default: none
+	// of its lines may reach cutover's output unformatted.
+	opts = append(opts, config.WithLogger(logging.Nop{}), config.WithClientLogMode(0))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("%s: load the AWS configuration: %w", c.label(), err)
