@@ -150,7 +150,7 @@ func TestKeyStoreSuite(t *testing.T) {
 			e.awsKey(t, "alias/app/jwt")
 			e.awsKey(t, "alias/cutover-other")
 			return e.store
-		}, keystoretest.Options{Readable: false, ListKeys: p.listKeys})
+		}, keystoretest.Options{Prove: true, Readable: false, ListKeys: p.listKeys})
 	})
 }
 
@@ -160,7 +160,7 @@ func TestKeyStoreSuiteNoPrefix(t *testing.T) {
 	eachPeer(t, func(t *testing.T, p peer) {
 		keystoretest.Run(t, func(t *testing.T) providers.KeyStore {
 			return p.newEnv(t, "").store
-		}, keystoretest.Options{Readable: false, ListKeys: p.listKeys})
+		}, keystoretest.Options{Prove: true, Readable: false, ListKeys: p.listKeys})
 	})
 }
 

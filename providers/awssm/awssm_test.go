@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 
 func TestKeyStoreSuite(t *testing.T) {
 	keystoretest.Run(t, func(t *testing.T) providers.KeyStore { return newEnv(t).store },
-		keystoretest.Options{Readable: true, ListKeys: 250})
+		keystoretest.Options{Replace: true, Readable: true, ListKeys: 250})
 }
 
 // TestListFollowsPagesAndFilters: 250 secrets take three pages; a pattern

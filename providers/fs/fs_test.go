@@ -28,7 +28,7 @@ func newStore(t *testing.T) *Store {
 func TestKeyStoreSuite(t *testing.T) {
 	// 600 keys: more than two of List's directory batches.
 	keystoretest.Run(t, func(t *testing.T) providers.KeyStore { return newStore(t) },
-		keystoretest.Options{Readable: true, ListKeys: 600})
+		keystoretest.Options{Replace: true, Readable: true, ListKeys: 600})
 }
 
 func TestCreateWritesKESFile(t *testing.T) {

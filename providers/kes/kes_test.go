@@ -38,7 +38,7 @@ func TestKeyStoreSuite(t *testing.T) {
 	keystoretest.Run(t, func(t *testing.T) providers.KeyStore {
 		s, _ := open(t)
 		return s
-	}, keystoretest.Options{Readable: false})
+	}, keystoretest.Options{Prove: true, Readable: false})
 }
 
 // TestKeyStoreSuiteOnVault runs the suite against KES backed by Vault KV
@@ -58,7 +58,7 @@ func TestKeyStoreSuiteOnVault(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
-	}, keystoretest.Options{Readable: false, ListKeys: 60})
+	}, keystoretest.Options{Prove: true, Readable: false, ListKeys: 60})
 }
 
 // TestVaultEmptyListing pins a KES v0.24.0 limitation: on Vault, listing

@@ -26,8 +26,27 @@ type Options struct {
 	// ListKeys is how many keys the list test creates; it should exceed the
 	// store's page size so listing must follow pages. Default 250.
 	ListKeys int
-	// NoDelete skips the delete tests for stores that cannot delete.
+	// NoDelete declares a store that cannot delete: the delete tests then
+	// check nothing.
 	NoDelete bool
+	// Replace declares that the store is a providers.Replacer (an atomic
+	// overwrite); Prove that it is a providers.Prover. A store that lacks a
+	// declared capability, or has one its test does not declare, fails:
+	// nothing is skipped because a type assertion failed.
+	Replace, Prove bool
+}
+
+// capability fails t unless the store has the capability exactly when the
+// options declare it; it reports whether there is one to test.
+func capability(t *testing.T, what string, has, declared bool) bool {
+	t.Helper()
+	switch {
+	case declared && !has:
+		t.Fatalf("the store is declared to have %s, and has none", what)
+	case has && !declared:
+		t.Fatalf("the store has %s that its test does not declare: set the option, so the suite checks it", what)
+	}
+	return has
 }
 
 // Run runs the suite. open must return a store that is empty and isolated
@@ -123,7 +142,7 @@ func testNotFound(t *testing.T, s providers.KeyStore, o Options) {
 
 func testDelete(t *testing.T, s providers.KeyStore, o Options) {
 	if o.NoDelete {
-		t.Skip("store cannot delete")
+		return // declared: the store cannot delete
 	}
 	if err := s.Create(ctx(t), "gone", NewKey(t)); err != nil {
 		t.Fatal(err)
@@ -226,8 +245,8 @@ func testConcurrentCreate(t *testing.T, s providers.KeyStore, _ Options) {
 
 func testReplace(t *testing.T, s providers.KeyStore, o Options) {
 	r, ok := s.(providers.Replacer)
-	if !ok {
-		t.Skip("store has no atomic replace")
+	if !capability(t, "an atomic replace (providers.Replacer)", ok, o.Replace) {
+		return
 	}
 	if err := s.Create(ctx(t), "rot", NewKey(t)); err != nil {
 		t.Fatal(err)
@@ -277,10 +296,10 @@ func watchPresent(t *testing.T, s providers.KeyStore, name string, stop <-chan s
 	}
 }
 
-func testProve(t *testing.T, s providers.KeyStore, _ Options) {
+func testProve(t *testing.T, s providers.KeyStore, o Options) {
 	p, ok := s.(providers.Prover)
-	if !ok {
-		t.Skip("store has no proof of use")
+	if !capability(t, "a proof of use (providers.Prover)", ok, o.Prove) {
+		return
 	}
 	if err := s.Create(ctx(t), "proof", NewKey(t)); err != nil {
 		t.Fatal(err)
