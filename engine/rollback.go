@@ -44,7 +44,10 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 	if err := e.recordDecisions(); err != nil {
 		return Result{Outcome: Failed, State: st, Err: err, Next: e.cmd("rollback", "shows the files it stops on and the choices")}
 	}
-	if e.checkUnchanged() != nil {
+	if err := e.checkRollbackInputs(); err != nil {
+		return Result{Outcome: Failed, State: st, Err: err, Next: e.cmd("rollback", "add the inputs named above")}
+	}
+	if e.st.PlanHash != e.plan.Hash || (len(e.plan.Missing()) == 0 && e.checkUnchanged() != nil) {
 		e.emit(event.Event{Type: event.Notice, Message: "the plan or its inputs changed since the run; rolling back with the current plan's compensations"})
 	}
 	return e.rollback(ctx, "rollback requested by the operator", true)

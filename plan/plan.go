@@ -74,7 +74,10 @@ type Step struct {
 	// When, if set, is evaluated before the step runs; false skips it.
 	When hcl.Expression
 	// Rollback overrides the step's compensation.
-	Rollback  *RollbackOverride
+	Rollback *RollbackOverride
+	// Vars are the variables the step's block refers to, directly or
+	// through locals and system blocks (AllVariables: unknown, so all).
+	Vars      []string
 	DeclRange hcl.Range
 }
 
@@ -134,4 +137,16 @@ func (p *Plan) InputsDigest(salt string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Missing lists the variables without a value (possible only when loaded
+// with Options.Validating), in declaration order.
+func (p *Plan) Missing() []string {
+	var out []string
+	for _, v := range p.Variables {
+		if !v.Value.IsWhollyKnown() {
+			out = append(out, v.Name)
+		}
+	}
+	return out
 }

@@ -90,7 +90,7 @@ func (l *loader) decodeSteps() hcl.Diagnostics {
 
 func (l *loader) decodeStep(b *hcl.Block) (*Step, hcl.Diagnostics) {
 	typ, name := b.Labels[0], b.Labels[1]
-	s := &Step{ID: typ + "." + name, Type: typ, Name: name, DeclRange: b.DefRange}
+	s := &Step{ID: typ + "." + name, Type: typ, Name: name, DeclRange: b.DefRange, Vars: l.varsOf(b.Body)}
 	info, ok := steps.Lookup(typ)
 	if !ok {
 		return nil, hcl.Diagnostics{unknownStepType(typ, b.LabelRanges[0])}

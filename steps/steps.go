@@ -87,6 +87,10 @@ type Type struct {
 	Idempotent bool
 	// Downtime steps start the maintenance window (drains, restarts).
 	Downtime bool
+	// UndoFromRecord steps undo from what they recorded alone (paths,
+	// digests, saved bytes), not from their configuration: a rollback needs
+	// none of their inputs.
+	UndoFromRecord bool
 	// Decode builds a step from its block body (common attributes such as
 	// timeout and when are removed before). It reports every problem as a
 	// diagnostic with a source range.

@@ -27,7 +27,9 @@ func rollbackCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "keep", Usage: "a file the rollback stopped on: leave it as it is and mark it resolved: `STEP=PATH` (repeatable)"},
 		),
 		Action: func(c *cli.Context) error {
-			p, err := loadPlan(c, e, false)
+			// inputs may be missing: the engine refuses only those the
+			// remaining compensations use (engine.checkRollbackInputs)
+			p, err := loadPlan(c, e, true)
 			if err != nil {
 				return err
 			}

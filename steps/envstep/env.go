@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "env", Kind: steps.KindChange, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "env", Kind: steps.KindChange, Idempotent: true, UndoFromRecord: true, Decode: decode})
 }
 
 // Config is the body of an env step.
