@@ -111,7 +111,9 @@ func took(start, end *time.Time) string {
 // that paste as they are (--state and the run's inputs included), one per
 // line, each with a shell comment.
 func nextCommand(p *plan.Plan, st *checkpoint.State, h engine.HintArgs) string {
-	cmd := func(verb, note string, flags ...string) string { return h.Line("cutover", verb, p.File, note, flags...) }
+	cmd := func(verb, note string, flags ...string) string {
+		return h.Line("cutover", verb, p.File, note, flags...)
+	}
 	switch st.Phase {
 	case checkpoint.PhaseCompleted:
 		return "nothing: the cutover completed; to run it again from the start:\n" + cmd("reset", "archives this run")
