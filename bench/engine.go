@@ -38,7 +38,7 @@ func realisticState() *checkpoint.State {
 	ids := []string{"backup_keys.static", "migrate_keys.to_kes", "verify_keys.on_kes", "kms_check.kes_key", "drain.s3",
 		"env.kms", "restart.minio", "health_check.ready", "validate_objects.all", "resume.s3"}
 	st := &checkpoint.State{Plan: "minio-static-to-kes", PlanFile: "/etc/cutover/minio-static-to-kes/plan.hcl",
-		PlanHash: strings.Repeat("ab", 32), InputsHash: strings.Repeat("cd", 32), InputsSalt: strings.Repeat("ef", 16),
+		PlanHash: strings.Repeat("ab", 32), InputsMAC: strings.Repeat("cd", 32),
 		RunID: "0123456789abcdef", Phase: checkpoint.PhaseRunning, StartedAt: t0}
 	for i, id := range ids {
 		s := checkpoint.StepState{ID: id, Status: checkpoint.StatusPending}

@@ -63,7 +63,7 @@ func sampleState() *checkpoint.State {
 	t0 := time.Date(2025, 3, 1, 10, 0, 0, 123456789, time.UTC)
 	t1 := t0.Add(90 * time.Second)
 	return &checkpoint.State{
-		Plan: "demo", PlanFile: "plan.hcl", PlanHash: "abc", InputsHash: "def", InputsSalt: "00ff",
+		Plan: "demo", PlanFile: "plan.hcl", PlanHash: "abc", InputsMAC: "def",
 		RunID: "0102030405060708", Phase: checkpoint.PhaseRollbackFailed, StartedAt: t0, WindowStart: &t0,
 		PastPointOfNoReturn: true,
 		Steps: []checkpoint.StepState{

@@ -54,16 +54,18 @@ const (
 
 // State is the content of state.json.
 type State struct {
-	Version    int       `json:"version"`
-	Plan       string    `json:"plan"`
-	PlanFile   string    `json:"plan_file"`
-	PlanHash   string    `json:"plan_hash"`
-	InputsHash string    `json:"inputs_hash"`
-	InputsSalt string    `json:"inputs_salt"`
-	RunID      string    `json:"run_id"`
-	Phase      Phase     `json:"phase"`
-	StartedAt  time.Time `json:"started_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Version  int    `json:"version"`
+	Plan     string `json:"plan"`
+	PlanFile string `json:"plan_file"`
+	PlanHash string `json:"plan_hash"`
+	// InputsMAC is an HMAC-SHA256 of the variable values under the state
+	// directory's inputs key (Store.InputsKey): a resume with other values
+	// is refused, and without the key it reveals nothing about them.
+	InputsMAC string    `json:"inputs_mac"`
+	RunID     string    `json:"run_id"`
+	Phase     Phase     `json:"phase"`
+	StartedAt time.Time `json:"started_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// WindowStart is when the first downtime step started; the window budget
 	// counts from it.
 	WindowStart *time.Time `json:"window_start,omitempty"`

@@ -114,7 +114,7 @@ func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *pl
 		}
 		return protect(func() error { return c.Cleanup(ctx, rt) })
 	case s.Rollback != nil && len(s.Rollback.Command) > 0:
-		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Secret: s.Rollback.Secret, Dir: e.plan.Dir, Output: rt.Output()})
+		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Secret: s.Rollback.Secret, Env: command.EnvList(s.Rollback.Env), Dir: e.plan.Dir, Output: rt.Output(), Secrets: e.plan.Secrets})
 	default:
 		err := e.undo(ctx, s, rt)
 		e.noteConflict(a, err)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -140,7 +141,14 @@ func (e *execution) checkUnchanged() error {
 	if e.st.PlanHash != e.plan.Hash {
 		return fmt.Errorf("%w: the plan file's content differs from run %s's", ErrPlanChanged, e.st.RunID)
 	}
-	if e.st.InputsHash != e.plan.InputsDigest(e.st.InputsSalt) {
+	key, err := e.store.InputsKey()
+	if err != nil {
+		return err
+	}
+	if e.st.InputsMAC == "" {
+		return fmt.Errorf("%w: run %s's checkpoint does not record its inputs the way this cutover does (written by an older version)", ErrPlanChanged, e.st.RunID)
+	}
+	if !hmac.Equal([]byte(e.st.InputsMAC), []byte(e.plan.InputsMAC(key))) {
 		return fmt.Errorf("%w: the variable values differ from run %s's", ErrPlanChanged, e.st.RunID)
 	}
 	return nil
@@ -155,9 +163,13 @@ func (e *execution) startNew(ctx context.Context) (Result, bool) {
 	now := e.opts.now()
 	e.st = &checkpoint.State{
 		Plan: e.plan.Name, PlanFile: e.plan.File, PlanHash: e.plan.Hash,
-		InputsSalt: randomHex(16), RunID: randomHex(8), Phase: checkpoint.PhaseRunning, StartedAt: now,
+		RunID: randomHex(8), Phase: checkpoint.PhaseRunning, StartedAt: now,
 	}
-	e.st.InputsHash = e.plan.InputsDigest(e.st.InputsSalt)
+	key, err := e.store.InputsKey()
+	if err != nil {
+		return Result{Outcome: Failed, Err: err}, true
+	}
+	e.st.InputsMAC = e.plan.InputsMAC(key)
 	if h := e.opts.Hint; len(h.Inputs)+len(h.Sensitive) > 0 {
 		e.st.Inputs = &checkpoint.Inputs{Args: h.Inputs, Sensitive: h.Sensitive}
 	}

@@ -163,6 +163,9 @@ func (l *loader) loadVariables() hcl.Diagnostics {
 	for _, v := range vars {
 		if v.Sensitive && v.Value.IsWhollyKnown() {
 			hcldecode.RecordStrings(v.Value, l.plan.Secrets)
+			if d := weakSecret(v); d != nil {
+				diags = append(diags, d)
+			}
 		}
 	}
 	l.setVar("var", variablesObject(vars))

@@ -264,11 +264,15 @@ step "exec" "use" {
 	if v := eval(t, p, "var.api_key"); !v.HasMark(hcldecode.SensitiveMark) {
 		t.Error("var.api_key is not marked sensitive in the evaluation context")
 	}
-	// The digest of the inputs depends on the values and the salt, and never
+	// The MAC of the inputs depends on the values and the key, and never
 	// contains the secret.
-	d1, d2 := p.InputsDigest("a"), p.InputsDigest("b")
+	d1, d2 := p.InputsMAC([]byte("a")), p.InputsMAC([]byte("b"))
 	if d1 == d2 || strings.Contains(d1, "sk-live") {
-		t.Errorf("InputsDigest %s %s", d1, d2)
+		t.Errorf("InputsMAC %s %s", d1, d2)
+	}
+	other := mustLoad(t, src, nil, plan.Options{Environ: []string{"CUTOVER_VAR_api_key=sk-live-0123456780"}})
+	if other.InputsMAC([]byte("a")) == d1 {
+		t.Error("InputsMAC does not change with a sensitive value")
 	}
 }
 

@@ -11,6 +11,7 @@
 package plan
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -88,6 +89,9 @@ type RollbackOverride struct {
 	// Secret marks the arguments of Command that come from sensitive
 	// values: they are shown masked (see command.Describe).
 	Secret []bool
+	// Env is set for Command over the environment it inherits (which holds
+	// none of the plan's inputs: see command.ChildEnv).
+	Env map[string]string
 	// Skip leaves the step out of the rollback altogether.
 	Skip bool
 }
@@ -112,12 +116,13 @@ func (p *Plan) Index(id string) int {
 	return -1
 }
 
-// InputsDigest is a salted SHA-256 over every variable's value. A checkpoint
-// stores it to refuse resuming with different inputs; the salt keeps a
-// low-entropy secret from being recovered from the digest.
-func (p *Plan) InputsDigest(salt string) string {
-	h := sha256.New()
-	h.Write([]byte(salt))
+// InputsMAC is an HMAC-SHA256 under key over every variable's name and
+// value. A checkpoint stores it to refuse resuming with different inputs;
+// the key (kept 0600 in the state directory, never printed) is what keeps
+// a low-entropy secret from being guessed offline from it: a salted hash
+// printed beside its salt would not.
+func (p *Plan) InputsMAC(key []byte) string {
+	h := hmac.New(sha256.New, key)
 	names := make([]string, 0, len(p.Variables))
 	byName := map[string]*Variable{}
 	for _, v := range p.Variables {

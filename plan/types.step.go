@@ -25,8 +25,9 @@ var commonStepSchema = &hcl.BodySchema{
 }
 
 type rollbackBlock struct {
-	Command []string `hcl:"command,optional"`
-	Skip    bool     `hcl:"skip,optional"`
+	Command []string          `hcl:"command,optional"`
+	Env     map[string]string `hcl:"env,optional"`
+	Skip    bool              `hcl:"skip,optional"`
 }
 
 // stepObject is what step.<type>.<name> evaluates to at load time. Status
@@ -135,7 +136,7 @@ func (l *loader) decodeCommon(s *Step, content *hcl.BodyContent) hcl.Diagnostics
 		dc := l.decodeContext()
 		diags = append(diags, dc.DecodeBody(rb.Body, &r)...)
 		secret := hcldecode.SecretElements(hcldecode.Attributes(rb.Body, &r)["command"], dc, len(r.Command))
-		s.Rollback = &RollbackOverride{Command: r.Command, Secret: secret, Skip: r.Skip}
+		s.Rollback = &RollbackOverride{Command: r.Command, Secret: secret, Env: r.Env, Skip: r.Skip}
 	}
 	return diags
 }

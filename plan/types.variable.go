@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/secret"
 )
 
 // EnvVarPrefix is the prefix of environment variables that set plan variables:
@@ -272,6 +273,26 @@ func convertInput(d *variableDecl, in rawInput) (cty.Value, hcl.Diagnostics) {
 			Detail: fmt.Sprintf("The value of %q from %s is not compatible with its type %s: %s.", d.Name, in.source, d.Type.FriendlyName(), err), Subject: d.DeclRange.Ptr()}}
 	}
 	return conv, nil
+}
+
+// weakSecret warns, at the variable's declaration, that a sensitive
+// variable holds a value shorter than secret.WeakLength bytes: easy to
+// guess, and masked in output only where it stands as a token of its own
+// when shorter than secret.ShortLength. The value is never shown.
+func weakSecret(v *Variable) *hcl.Diagnostic {
+	shortest := -1
+	hcldecode.EachString(v.Value, func(s string) {
+		if s != "" && len(s) < secret.WeakLength && (shortest < 0 || len(s) < shortest) {
+			shortest = len(s)
+		}
+	})
+	if shortest < 0 {
+		return nil
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Weak sensitive value",
+		Detail: fmt.Sprintf("The sensitive variable %q has a value of %d bytes (not shown), shorter than %d: a value that short is easy to guess, and under %d bytes it is masked in output only where it stands as a word of its own. Use a longer secret.",
+			v.Name, shortest, secret.WeakLength, secret.ShortLength),
+		Subject: v.DeclRange.Ptr()}
 }
 
 // checkValidations evaluates each variable's validation blocks with only

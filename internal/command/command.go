@@ -2,6 +2,12 @@
 // rollback override) the way a maintenance runbook needs: argv without a shell,
 // its own process group so a timeout kills the whole tree, output streamed to
 // a log and its last lines kept for the error message.
+//
+// What a command prints is masked (Spec.Secrets, as one stream, whatever
+// its write boundaries) and then escaped for a terminal (internal/termsafe)
+// before anything else sees it: the log, and the last lines an Error
+// quotes, which are cut to length only after masking. A command inherits
+// cutover's environment without the plan's inputs (see ChildEnv).
 package command
 
 import (
@@ -13,18 +19,21 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/internal/termsafe"
 )
 
 // Spec is a command to run.
 type Spec struct {
 	Argv []string
-	// Env is added to the cutover process's environment (KEY=VALUE).
+	// Env is what the plan passes to the command explicitly (KEY=VALUE),
+	// set over the environment ChildEnv leaves it.
 	Env []string
 	Dir string
 	// Output receives stdout and stderr as they come; may be nil.
@@ -34,6 +43,9 @@ type Spec struct {
 	// Secret marks the arguments that come from sensitive values: an Error
 	// shows them as secret.Mask. It may be nil or shorter than Argv.
 	Secret []bool
+	// Secrets masks the command's output and keeps the variables holding
+	// a sensitive value out of its environment; may be nil.
+	Secrets *secret.Set
 }
 
 // tailLines is how many lines of output an error quotes.
@@ -139,12 +151,14 @@ func Run(ctx context.Context, spec Spec) error {
 		return errors.New("empty command")
 	}
 	tail := &tailBuffer{max: tailLines}
-	var out io.Writer = tail
+	var sink io.Writer = tail
 	if spec.Output != nil {
-		out = io.MultiWriter(tail, spec.Output)
+		sink = io.MultiWriter(tail, spec.Output)
 	}
+	escaped := termsafe.NewWriter(sink)
+	out := spec.Secrets.Stream(escaped)
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
-	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.Env = append(ChildEnv(os.Environ(), spec.Secrets), spec.Env...)
 	cmd.Dir = spec.Dir
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, spec.Stdin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -156,6 +170,9 @@ func Run(ctx context.Context, spec Spec) error {
 	go killOnCancel(ctx, cmd, done)
 	err := cmd.Wait()
 	close(done)
+	// the output has ended: write what the masking held back
+	_ = out.Close()
+	_ = escaped.Close()
 	if err == nil {
 		return nil
 	}
@@ -169,6 +186,36 @@ func Run(ctx context.Context, spec Spec) error {
 		ce.ExitCode = -1
 	}
 	return ce
+}
+
+// EnvList turns a plan's `env` map into KEY=VALUE entries, sorted by name.
+func EnvList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// InputPrefix starts the names of the variables that give a plan its
+// inputs (plan.EnvVarPrefix).
+const InputPrefix = "CUTOVER_VAR_"
+
+// ChildEnv returns environ without what a child must not inherit: every
+// CUTOVER_VAR_ variable (a plan's inputs), and every variable whose value
+// is one of secrets' values (an input read with env(), a token). A command
+// gets such a value only through the plan's `env` attribute for it.
+func ChildEnv(environ []string, secrets *secret.Set) []string {
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, InputPrefix) || secrets.Has(value) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 func killOnCancel(ctx context.Context, cmd *exec.Cmd, done <-chan struct{}) {

@@ -204,10 +204,22 @@ func (c *Context) unmark(val cty.Value) (cty.Value, bool) {
 
 // RecordStrings adds every known string leaf of val to set.
 func RecordStrings(val cty.Value, set *secret.Set) {
+	EachString(val, func(s string) { set.Add(s) })
+}
+
+// EachString calls fn with every known string in val, and with the text
+// of every known number (a sensitive number prints as that text).
+func EachString(val cty.Value, fn func(string)) {
 	val, _ = val.UnmarkDeep()
 	_ = cty.Walk(val, func(_ cty.Path, v cty.Value) (bool, error) {
-		if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
-			set.Add(v.AsString())
+		if !v.IsKnown() || v.IsNull() {
+			return true, nil
+		}
+		switch v.Type() {
+		case cty.String:
+			fn(v.AsString())
+		case cty.Number:
+			fn(v.AsBigFloat().Text('f', -1))
 		}
 		return true, nil
 	})

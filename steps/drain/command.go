@@ -20,7 +20,7 @@ import (
 // commandAttrs are the attributes only the command mode sets, in the order
 // diagnostics name them (the two required ones first). poll_interval is
 // shared with the HTTP mode.
-var commandAttrs = []string{"pause_command", "resume_command", "inflight_command"}
+var commandAttrs = []string{"pause_command", "resume_command", "inflight_command", "env"}
 
 // commandHTTPConflict is the detail of a diagnostic on an attribute of the
 // HTTP mode set beside the command mode's, or the other way round.
@@ -46,6 +46,7 @@ type CommandStep struct {
 	pause, resume, inflight argv // inflight has no args when unset
 	interval                time.Duration
 	dir                     string
+	env                     []string // KEY=VALUE set for every command
 }
 
 // argv is a command line and which of its arguments come from sensitive
@@ -65,7 +66,7 @@ type commandUndo struct {
 func decodeCommand(c Config, attrs hcl.Attributes, body hcl.Body, dc *hcldecode.Context, diags hcl.Diagnostics) (steps.Step, hcl.Diagnostics) {
 	diags = append(diags, conflicts(attrs, httpOnlyAttrs, commandHTTPConflict)...)
 	diags = append(diags, missingCommands(attrs, body)...)
-	s := &CommandStep{interval: 500 * time.Millisecond, dir: dc.BaseDir}
+	s := &CommandStep{interval: 500 * time.Millisecond, dir: dc.BaseDir, env: command.EnvList(c.Env)}
 	var d hcl.Diagnostics
 	s.pause, d = decodeArgv(attrs["pause_command"], c.PauseCommand, dc)
 	diags = append(diags, d...)
@@ -124,10 +125,10 @@ func (c argv) String() string { return command.Describe(c.args, c.sensitive) }
 // preflight checks that the program can be found, without running it.
 func (c argv) preflight(dir string) error { return command.Find(c.args, c.sensitive, dir) }
 
-// run runs the command in dir with its output going to out; a failure's
-// error shows the command line masked.
-func (c argv) run(ctx context.Context, dir string, out io.Writer) error {
-	return command.Run(ctx, command.Spec{Argv: c.args, Secret: c.sensitive, Dir: dir, Output: out})
+// run runs the command in dir with env, its output (masked) going to out;
+// a failure's error shows the command line masked.
+func (c argv) run(ctx context.Context, rt steps.Runtime, dir string, env []string, out io.Writer) error {
+	return command.Run(ctx, command.Spec{Argv: c.args, Secret: c.sensitive, Dir: dir, Env: env, Output: out, Secrets: rt.Secrets()})
 }
 
 // Plan checks that the commands' programs exist, reads the in-flight count
@@ -163,7 +164,7 @@ func (s *CommandStep) Apply(ctx context.Context, rt steps.Runtime) error {
 	}
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	if err := s.pause.run(ctx, s.dir, rt.Output()); err != nil {
+	if err := s.pause.run(ctx, rt, s.dir, s.env, rt.Output()); err != nil {
 		return fmt.Errorf("pause: %w", err)
 	}
 	if !s.inflight.set() {
@@ -182,7 +183,7 @@ func (s *CommandStep) count(ctx context.Context, rt steps.Runtime) (int64, error
 	ctx, cancel := context.WithTimeout(ctx, countTimeout)
 	defer cancel()
 	out := &limitedBuffer{limit: maxCountOutput}
-	if err := s.inflight.run(ctx, s.dir, io.MultiWriter(out, rt.Output())); err != nil {
+	if err := s.inflight.run(ctx, rt, s.dir, s.env, io.MultiWriter(out, rt.Output())); err != nil {
 		return 0, err
 	}
 	if out.truncated {
@@ -245,7 +246,7 @@ func (s *CommandStep) Undo(ctx context.Context, rt steps.Runtime) error { return
 func (s *CommandStep) Release(ctx context.Context, rt steps.Runtime) error {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	if err := s.resume.run(ctx, s.dir, rt.Output()); err != nil {
+	if err := s.resume.run(ctx, rt, s.dir, s.env, rt.Output()); err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
 	return nil

@@ -57,6 +57,9 @@ type Config struct {
 	PauseCommand    []string `hcl:"pause_command,optional"`    // command: run by Apply
 	ResumeCommand   []string `hcl:"resume_command,optional"`   // command: run by Release
 	InflightCommand []string `hcl:"inflight_command,optional"` // command: prints the in-flight count, run until it prints 0
+	// Env is set for the three commands over the environment they inherit
+	// (which holds none of the plan's inputs: see command.ChildEnv).
+	Env map[string]string `hcl:"env,optional"`
 }
 
 // httpAttrs are the attributes of the HTTP mode, in the order diagnostics

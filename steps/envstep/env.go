@@ -12,8 +12,10 @@ package envstep
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/hcldecode"
@@ -160,8 +162,56 @@ func decodeSet(expr hcl.Expression, dc *hcldecode.Context) (map[string]string, m
 		if d.HasErrors() {
 			return nil, nil, append(diags, d...)
 		}
+		if d := checkValue(key.AsString(), str, itemExpr(expr, key.AsString())); d != nil {
+			diags = append(diags, d)
+			continue
+		}
 		out[key.AsString()] = str
 		sensitive[key.AsString()] = v.ContainsMarked()
 	}
 	return out, sensitive, diags
+}
+
+// checkValue refuses a value no env file can hold as one line: one with a
+// NUL, a newline or a carriage return (a reader would see a second
+// variable, or a cut value). The value itself is never quoted: it may be
+// a secret. expr is the value's expression in the set map.
+func checkValue(key, value string, expr hcl.Expression) *hcl.Diagnostic {
+	var what string
+	switch {
+	case strings.ContainsRune(value, 0):
+		what = "a NUL byte"
+	case strings.ContainsAny(value, "\n\r"):
+		what = "a newline or carriage return"
+	default:
+		return nil
+	}
+	from := ""
+	for _, tr := range expr.Variables() {
+		if tr.RootName() == "var" && len(tr) > 1 {
+			if at, ok := tr[1].(hcl.TraverseAttr); ok {
+				from = fmt.Sprintf(" (it comes from var.%s)", at.Name)
+				break
+			}
+		}
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid env value",
+		Detail:  fmt.Sprintf("The value to set for %s%s contains %s, which an env file cannot hold on one line; nothing was written. Remove it, or encode the value (base64) and decode it in the service.", key, from, what),
+		Subject: expr.Range().Ptr()}
+}
+
+// itemExpr returns the expression of key's value in a map constructor, or
+// the whole expression when it is not one (a variable holding a map).
+func itemExpr(expr hcl.Expression, key string) hcl.Expression {
+	items, diags := hcl.ExprMap(expr)
+	if diags.HasErrors() {
+		return expr
+	}
+	for _, it := range items {
+		k, d := it.Key.Value(nil)
+		if !d.HasErrors() && k.Type() == cty.String && k.IsKnown() && !k.IsNull() && k.AsString() == key {
+			return it.Value
+		}
+	}
+	return expr
 }

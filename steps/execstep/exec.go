@@ -102,9 +102,5 @@ func Describe(argv []string, secretArgs []bool, env map[string]string) string {
 // Run runs argv with env in dir, its output going to the step's log; a
 // failure's error masks the secret arguments.
 func Run(ctx context.Context, rt steps.Runtime, argv []string, secretArgs []bool, env map[string]string, dir string) error {
-	var envList []string
-	for k, v := range env {
-		envList = append(envList, k+"="+v)
-	}
-	return command.Run(ctx, command.Spec{Argv: argv, Secret: secretArgs, Env: envList, Dir: dir, Output: rt.Output()})
+	return command.Run(ctx, command.Spec{Argv: argv, Secret: secretArgs, Env: command.EnvList(env), Dir: dir, Output: rt.Output(), Secrets: rt.Secrets()})
 }
