@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,6 +30,7 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"scansecrets": scanSecretsCmd},
 		Setup: func(env *testscript.Env) error {
 			svc := newAppService(env.WorkDir)
 			srv := httptest.NewServer(svc)
@@ -158,5 +162,57 @@ func (s *appService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"inflight": %d}`, s.inflight)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// scanWindow is the length of the pieces of a secret scansecrets looks for:
+// a secret cut short (the first bytes of it) is still found.
+const scanWindow = 8
+
+// scanSecretsCmd is `scansecrets SECRETS PATH...`: SECRETS lists one secret
+// per line; every file under each PATH (undo/ and inputs.key aside: they
+// hold secret bytes by design, 0600) must hold none of them, nor any
+// scanWindow-byte piece of one. It fails naming each hit and counts what it
+// read, so an empty scan cannot pass unnoticed.
+func scanSecretsCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: scansecrets SECRETS PATH...")
+	}
+	var pieces []string
+	for _, line := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		for i := 0; i+min(scanWindow, len(line)) <= len(line) && line != ""; i++ {
+			pieces = append(pieces, line[i:i+min(scanWindow, len(line))])
+		}
+	}
+	files, hits := 0, 0
+	for _, root := range args[1:] {
+		err := filepath.WalkDir(ts.MkAbs(root), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == "undo" {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || d.Name() == "inputs.key" {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files++
+			for _, p := range pieces {
+				if bytes.Contains(data, []byte(p)) {
+					ts.Logf("%s holds %q", path, p)
+					hits++
+				}
+			}
+			return nil
+		})
+		ts.Check(err)
+	}
+	ts.Logf("scansecrets: %d secret pieces, %d files, %d hits", len(pieces), files, hits)
+	if hits > 0 {
+		ts.Fatalf("secrets found")
 	}
 }
