@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // its own instance of appService on a loopback port as $SVC.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:  "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"scansecrets": scanSecretsCmd},
 		Setup: func(env *testscript.Env) error {
 			svc := newAppService(env.WorkDir)
