@@ -15,6 +15,7 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/internal/termsafe"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"
 )
@@ -137,7 +138,7 @@ func (e *execution) prepare(ev event.Event) event.Event {
 	if ev.Time.IsZero() {
 		ev.Time = e.opts.now()
 	}
-	ev.Message = e.plan.Secrets.Redact(ev.Message)
+	ev.Message = termsafe.String(e.plan.Secrets.Redact(ev.Message))
 	return ev
 }
 

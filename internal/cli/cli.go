@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/internal/suggest"
+	"github.com/cutover/cutover/internal/termsafe"
 	_ "github.com/cutover/cutover/providers/all" // every system backend
 	_ "github.com/cutover/cutover/steps/all"     // every step type
 )
@@ -66,7 +67,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "cutover: error: %s\n", ee.err)
+			fmt.Fprintf(stderr, "cutover: error: %s\n", termsafe.String(ee.err.Error()))
 		}
 		if ee.hint != "" {
 			fmt.Fprintf(stderr, "cutover: hint: %s\n", ee.hint)

@@ -201,8 +201,8 @@ func workFiles(t *testing.T, dir string) map[string]string {
 
 // normalState is the checkpoint (state.json and the step records of
 // state.log, as checkpoint.Store.Load reads them) without what differs
-// between equivalent runs: times, run IDs, attempts, input salts and
-// digests, measured durations.
+// between equivalent runs: times, run IDs, attempts, input MACs,
+// measured durations.
 func normalState(t *testing.T, dir string) map[string]any {
 	t.Helper()
 	store, err := checkpoint.OpenExisting(filepath.Join(dir, crashStateDir))
@@ -228,7 +228,7 @@ func normalState(t *testing.T, dir string) map[string]any {
 
 var (
 	volatileKeys = map[string]bool{"started_at": true, "updated_at": true, "finished_at": true, "window_start": true,
-		"run_id": true, "attempts": true, "inputs_salt": true, "inputs_hash": true, "digest": true}
+		"run_id": true, "attempts": true, "inputs_mac": true, "digest": true}
 	durationText = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(ns|µs|us|ms|s|m|h)\b`)
 )
 
