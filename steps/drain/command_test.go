@@ -275,7 +275,7 @@ func TestCommandTimeoutStillInFlight(t *testing.T) {
 func TestCommandPauseHangs(t *testing.T) {
 	s := loadCommand(t, `pause_command  = ["sleep", "30"]
   resume_command = ["true"]`)
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // long enough to read the count twice on a loaded machine
 	defer cancel()
 	start := time.Now()
 	err := s.Apply(ctx, steptest.NewRuntime("drain.test"))
@@ -331,7 +331,7 @@ func TestCommandInflightFails(t *testing.T) {
   resume_command   = ["true"]
   inflight_command = ["sh", "-c", "echo no such app >&2; exit 5"]
   poll_interval    = "10ms"`)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := s.Apply(ctx, steptest.NewRuntime("drain.test"))
 	if err == nil || !strings.Contains(err.Error(), `in-flight count unreadable: command sh -c "echo no such app >&2; exit 5" exited with status 5: no such app`) {
