@@ -227,6 +227,12 @@ func (s *Store) LogPath(step string) string {
 	return filepath.Join(s.dir, "logs", name+".log")
 }
 
+// RunLogPath is the run log: every line run and rollback print, masked,
+// appended across invocations (see internal/cli's console).
+func (s *Store) RunLogPath() string {
+	return filepath.Join(s.dir, "logs", "run.log")
+}
+
 // JournalPath returns the path of a step's journal file (under journals/).
 func (s *Store) JournalPath(step, name string) (string, error) {
 	f, err := stepFile(step, name, ".jsonl")

@@ -59,7 +59,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		}
 	}()
 	silenceLibraries()
-	app := newApp(stdin, stdout, stderr)
+	con := newConsole(stdout, stderr)
+	stderr = con.stderr
+	defer watchHangup(con)()
+	app := newApp(stdin, con)
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return ExitOK
@@ -86,15 +89,15 @@ func silenceLibraries() {
 	log.SetOutput(io.Discard)
 }
 
-func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
-	env := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+func newApp(stdin io.Reader, con *console) *cli.App {
+	env := &env{stdin: stdin, stdout: con.stdout, stderr: con.stderr, con: con}
 	app := &cli.App{
 		Name:                      "cutover",
 		Usage:                     "move encryption keys between KMSs inside a maintenance window, from a reviewed HCL runbook",
 		Version:                   Version,
 		Reader:                    stdin,
-		Writer:                    stdout,
-		ErrWriter:                 stderr,
+		Writer:                    con.stdout,
+		ErrWriter:                 con.stderr,
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
 		ExitErrHandler:            func(*cli.Context, error) {},
@@ -175,8 +178,10 @@ func commandName(c *cli.Context) string {
 	return "cutover " + c.Command.FullName()
 }
 
-// env is the process's standard streams.
+// env is the process's standard streams: stdout and stderr are the
+// console's (see console), which run and rollback copy to the run log.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	con            *console
 }

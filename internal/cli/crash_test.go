@@ -353,7 +353,9 @@ func (r *crashRig) compare(dir string, wantFiles map[string]string, wantState ma
 // TestCrashSafety kills cutover with SIGKILL at every step boundary and in
 // the middle of a step, resumes, and checks that the files and the
 // checkpoint end exactly as after an uninterrupted run; then it rolls back
-// after a few crashes instead of resuming.
+// after a few crashes instead of resuming. Last, it hangs up cutover's
+// terminal (SIGHUP, closed stdout and stderr) at every step boundary: the
+// run ends as an uninterrupted one, with no resume.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the cutover binary; skipped with -short")
@@ -361,7 +363,8 @@ func TestCrashSafety(t *testing.T) {
 	r := &crashRig{t: t, bin: buildCutover(t), healthURL: healthServer(t)}
 
 	base := r.newDir(true)
-	r.want(r.cutover(base, nil, "run", "plan.hcl"), ExitOK, "run (uninterrupted)")
+	uninterrupted := r.cutover(base, nil, "run", "plan.hcl")
+	r.want(uninterrupted, ExitOK, "run (uninterrupted)")
 	wantFiles := workFiles(t, base)
 	wantState := normalState(t, base)
 	if wantFiles["app.env"] != "# app settings\nKMS_PROVIDER=AWS\nCUTOVER_DONE=yes\n" || wantFiles["exec.log"] != "ran\n" ||
@@ -406,6 +409,49 @@ func TestCrashSafety(t *testing.T) {
 
 	t.Run("rollback", func(t *testing.T) { crashThenRollback(t, r) })
 	t.Run("full-state-dir", func(t *testing.T) { fullAtEveryPoint(t, r, wantFiles) })
+
+	for _, point := range crashPoints() {
+		t.Run("SIGHUP@"+point, func(t *testing.T) {
+			r := &crashRig{t: t, bin: r.bin, healthURL: r.healthURL}
+			r.hangupAt(point, uninterrupted.stdout, wantFiles, wantState)
+		})
+	}
+}
+
+// hangupAt drops cutover's terminal at point (stdout and stderr become a
+// pipe nobody reads, then SIGHUP, as when the SSH connection to the bastion
+// drops): the run goes on to the end without anyone, releases its lock, ends
+// exactly as an uninterrupted run, and its run log holds every line the
+// uninterrupted run printed, in order.
+func (r *crashRig) hangupAt(point, wantLines string, wantFiles map[string]string, wantState map[string]any) {
+	r.t.Helper()
+	dir := r.newDir(true)
+	res := r.cutover(dir, []string{faultpoint.EnvVar + "=SIGHUP@" + point}, "run", "plan.hcl")
+	r.want(res, ExitOK, "run (terminal hung up at "+point+")")
+	if _, err := os.Stat(filepath.Join(dir, crashStateDir, "lock.json")); !errors.Is(err, os.ErrNotExist) {
+		r.t.Errorf("lock left after the hung-up run: %v", err)
+	}
+	r.compare(dir, wantFiles, wantState)
+	data, err := os.ReadFile(filepath.Join(dir, crashStateDir, "logs", "run.log"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	logged := durationText.ReplaceAllString(string(data), "<duration>")
+	if !strings.Contains(logged, "\ncutover: hangup: the terminal is gone; ") {
+		r.t.Errorf("run.log does not say the terminal hung up:\n%s", logged)
+	}
+	rest := logged
+	for _, line := range strings.Split(strings.TrimSpace(wantLines), "\n") {
+		line = durationText.ReplaceAllString(line, "<duration>")
+		if strings.HasPrefix(line, "run ") {
+			line = line[strings.Index(line, " of "):] // the run ID differs
+		}
+		i := strings.Index(rest, line)
+		if i < 0 {
+			r.t.Fatalf("run.log lacks %q (or has it out of order):\n%s", line, logged)
+		}
+		rest = rest[i+len(line):]
+	}
 }
 
 // fullAtEveryPoint fills the state directory's file system (a small tmpfs)

@@ -68,6 +68,7 @@ func (j *jsonRenderer) Close() {}
 type humanRenderer struct {
 	mu       sync.Mutex
 	w        io.Writer
+	term     io.Writer // the terminal alone: the in-place indicator stays out of the run log
 	tty      bool
 	current  string
 	started  time.Time
@@ -78,8 +79,8 @@ type humanRenderer struct {
 
 const quietEvery = 15 * time.Second
 
-func newHumanRenderer(w io.Writer, tty bool) *humanRenderer {
-	h := &humanRenderer{w: w, tty: tty, stop: make(chan struct{}), done: make(chan struct{})}
+func newHumanRenderer(w, live io.Writer, tty bool) *humanRenderer {
+	h := &humanRenderer{w: w, term: live, tty: tty, stop: make(chan struct{}), done: make(chan struct{})}
 	go h.tick()
 	return h
 }
@@ -110,7 +111,7 @@ func (h *humanRenderer) live() {
 	}
 	line := fmt.Sprintf("  ...   %-28s %6s%s", h.current, seconds(time.Since(h.started)), progressText(h.progress, time.Since(h.started)))
 	if h.tty {
-		fmt.Fprintf(h.w, "\r\033[K%s", line)
+		fmt.Fprintf(h.term, "\r\033[K%s", line)
 		return
 	}
 	fmt.Fprintln(h.w, line+"  (still running)")
@@ -140,7 +141,7 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) 
 // line prints a finished line, clearing a live one first.
 func (h *humanRenderer) line(format string, args ...any) {
 	if h.tty && h.current != "" {
-		fmt.Fprint(h.w, "\r\033[K")
+		fmt.Fprint(h.term, "\r\033[K")
 	}
 	fmt.Fprintf(h.w, format+"\n", args...)
 }
@@ -213,13 +214,15 @@ func (h *humanRenderer) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.tty && h.current != "" {
-		fmt.Fprint(h.w, "\r\033[K")
+		fmt.Fprint(h.term, "\r\033[K")
 	}
 }
 
-func newRenderer(jsonOut bool, stdout io.Writer, tty bool) renderer {
+// newRenderer renders to stdout; live is where a terminal's in-place
+// indicator goes (the terminal alone).
+func newRenderer(jsonOut bool, stdout, live io.Writer, tty bool) renderer {
 	if jsonOut {
 		return newJSONRenderer(stdout)
 	}
-	return newHumanRenderer(stdout, tty)
+	return newHumanRenderer(stdout, live, tty)
 }

@@ -52,6 +52,9 @@ func rollbackCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := attachRunLog(c, e, p, store); err != nil {
+				return err
+			}
 			return execute(c, e, p, func(ctx context.Context, opts engine.Options) engine.Result {
 				opts.Store, opts.AcceptDataLoss, opts.Decisions = store, c.Bool("accept-data-loss"), decisions
 				return engine.Rollback(ctx, p, opts)

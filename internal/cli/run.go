@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
+	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/plan"
 )
 
@@ -47,6 +50,9 @@ func runCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := attachRunLog(c, e, p, store); err != nil {
+				return err
+			}
 			return execute(c, e, p, func(ctx context.Context, opts engine.Options) engine.Result {
 				opts.Store, opts.Resolve, opts.AcceptUnverified = store, resolve, c.Bool("accept-unverified-kms")
 				return engine.Run(ctx, p, opts)
@@ -74,10 +80,10 @@ func parseResolve(values []string, p *plan.Plan) (map[string]string, error) {
 // exit code mapping shared by run and rollback.
 func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engine.Options) engine.Result) error {
 	out := p.Secrets.Writer(e.stdout)
-	r := newRenderer(c.Bool("json"), out, isTerminal(e.stdout))
-	ctx, stop := interruptible(c, e)
+	r := newRenderer(c.Bool("json"), out, p.Secrets.Writer(e.con.stdout.terminalOnly()), isTerminal(e.con.stdout.raw))
+	ctx, events, stop := interruptible(c, e, r)
 	defer stop()
-	res := op(ctx, engine.Options{Events: r, Confirm: confirmer(c, e), Command: "cutover", Hint: hintArgs(c, p),
+	res := op(ctx, engine.Options{Events: events, Confirm: confirmer(c, e), Command: "cutover", Hint: hintArgs(c, p),
 		PreflightTimeout: c.Duration("preflight-timeout"), IgnoreWindow: c.Bool("ignore-window")})
 	r.Close()
 	code := exitCode(res)
@@ -95,39 +101,75 @@ func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engi
 	return fail(code, redactErr(p, msg), strings.ReplaceAll(res.Next, "\n", "\ncutover: hint: "))
 }
 
-// interruptible returns a context that SIGINT or SIGTERM cancels. The first
-// signal is acknowledged on stderr, so that the "context canceled" the
-// current step then fails with is not mistaken for a bug or a timeout; later
-// ones are ignored (and said to be) until the engine has finished what must
-// not be cut short.
-func interruptible(c *cli.Context, e *env) (context.Context, func()) {
+// attachRunLog copies everything run or rollback prints from now on into
+// the state directory's logs/run.log. Refused before anything changed when
+// the log cannot be written.
+func attachRunLog(c *cli.Context, e *env, p *plan.Plan, store *checkpoint.Store) error {
+	if err := e.con.attachLog(store.RunLogPath(), p.Secrets, c.Command.Name+" "+p.File); err != nil {
+		return fail(ExitFailed, err, "check that the state directory is writable, or choose another with --state")
+	}
+	return nil
+}
+
+// interruptible returns a context that SIGINT or SIGTERM cancels, and the
+// event sink to give the engine: sink, watched for the start and end of a
+// rollback. A signal during a rollback (all of `cutover rollback`, the
+// automatic rollback of a run) is said and ignored: a rollback cut in half
+// leaves the service in neither state. Otherwise the first signal is
+// acknowledged on stderr, so that the "context canceled" the current step
+// then fails with is not mistaken for a bug or a timeout, and cancels the
+// run; later ones are ignored (and said to be) until the engine has finished
+// what must not be cut short.
+func interruptible(c *cli.Context, e *env, sink event.Sink) (context.Context, event.Sink, func()) {
 	ctx, cancel := context.WithCancel(c.Context)
+	watch := &rollbackWatch{Sink: sink}
+	watch.rolling.Store(c.Command.Name == "rollback")
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
-		for n := 0; ; n++ {
+		for n := 0; ; {
 			select {
 			case <-done:
 				return
 			case sig := <-sigs:
 				switch {
+				case watch.rolling.Load():
+					fmt.Fprintf(e.stderr, "cutover: %s: ignored: the rollback goes on to its end (a rollback cut in half leaves the service in neither state)\n", sig)
+					continue
 				case n > 0:
 					fmt.Fprintf(e.stderr, "cutover: %s again: ignored until cutover has finished cleaning up\n", sig)
-				case c.Command.Name == "rollback":
-					fmt.Fprintf(e.stderr, "cutover: %s: stopping the rollback at the current compensation; `cutover rollback` continues it\n", sig)
 				default:
 					fmt.Fprintf(e.stderr, "cutover: %s: stopping the current step; before the point of no return, what the run changed is rolled back before cutover exits\n", sig)
 				}
+				n++
 				cancel()
 			}
 		}
 	}()
-	return ctx, func() {
+	return ctx, watch, func() {
 		signal.Stop(sigs)
 		close(done)
 		cancel()
 	}
+}
+
+// rollbackWatch passes events on to Sink and tracks whether a rollback is
+// under way.
+type rollbackWatch struct {
+	event.Sink
+	rolling atomic.Bool
+}
+
+// Emit implements event.Sink.
+func (w *rollbackWatch) Emit(ev event.Event) {
+	switch ev.Type {
+	case event.RollbackStart:
+		w.rolling.Store(true)
+	case event.RollbackEnd:
+		w.rolling.Store(false)
+	}
+	w.Sink.Emit(ev)
 }
 
 type redactedError struct{ msg string }

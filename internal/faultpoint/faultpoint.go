@@ -1,13 +1,19 @@
-// Package faultpoint lets crash-safety tests kill cutover at an exact point of
-// a run. When the environment variable CUTOVER_FAULTPOINT equals the name
-// passed to Hit, the process sends itself SIGKILL: no deferred function, no
-// flush, exactly what a power cut or `kill -9` does. The variable is read at
-// every call, is documented as a testing aid, and does nothing when unset.
+// Package faultpoint lets crash-safety tests interrupt cutover at an exact
+// point of a run. When the environment variable CUTOVER_FAULTPOINT equals
+// the name passed to Hit, the process sends itself SIGKILL: no deferred
+// function, no flush, exactly what a power cut or `kill -9` does. The
+// variable is read at every call, is documented as a testing aid, and does
+// nothing when unset.
 //
 // With the value "full:<point>" the process instead fills the file system of
 // the directory given to FillDir at that point (a file "faultpoint-full" in
 // it, written until the file system refuses more) and goes on: how the
 // crash-safety tests make the state directory full at an exact point.
+//
+// With the value "SIGHUP@<point>" the process does at that point what a
+// dropped SSH connection does to it: its standard output and error become a
+// pipe nobody reads (writes fail with EPIPE) and it gets SIGHUP; Hit then
+// returns.
 package faultpoint
 
 import (
@@ -20,16 +26,22 @@ import (
 // fullPrefix marks a point at which to fill the file system instead of dying.
 const fullPrefix = "full:"
 
+// hangupPrefix marks a point at which the terminal goes away.
+const hangupPrefix = "SIGHUP@"
+
 var fillDir string
 
 // FillDir sets the directory whose file system a "full:<point>" fault fills
 // (the engine passes its state directory).
 func FillDir(dir string) { fillDir = dir }
 
-// EnvVar names the point at which to die, e.g. "after-done:env.switch".
+// EnvVar names the point at which to die, e.g. "after-done:env.switch", to
+// fill the state directory ("full:after-done:env.switch") or to lose the
+// terminal ("SIGHUP@after-done:env.switch").
 const EnvVar = "CUTOVER_FAULTPOINT"
 
-// Hit kills the process if name is the configured fault point.
+// Hit kills the process, fills the file system or hangs up the terminal if
+// name is the configured fault point.
 func Hit(name string) {
 	want := os.Getenv(EnvVar)
 	switch {
@@ -39,6 +51,8 @@ func Hit(name string) {
 		select {} // the signal is on its way
 	case strings.HasPrefix(want, fullPrefix) && want[len(fullPrefix):] == name && fillDir != "":
 		fill(filepath.Join(fillDir, "faultpoint-full"))
+	case strings.HasPrefix(want, hangupPrefix) && want[len(hangupPrefix):] == name:
+		hangup()
 	}
 }
 
@@ -59,6 +73,19 @@ func fill(path string) {
 		}
 	}
 	_ = f.Sync() // best effort: the file system is full, which is the point
+}
+
+// hangup replaces stdout and stderr with the write end of a pipe whose
+// read end is closed, then sends the process SIGHUP.
+func hangup() {
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err == nil {
+		_ = syscall.Close(p[0])
+		_ = dupOnto(p[1], 1)
+		_ = dupOnto(p[1], 2)
+		_ = syscall.Close(p[1])
+	}
+	_ = syscall.Kill(os.Getpid(), syscall.SIGHUP)
 }
 
 // Armed reports whether a fault point is configured at all, so hot loops can

@@ -1,0 +1,6 @@
+package faultpoint
+
+import "syscall"
+
+// dupOnto makes fd to refer to what from refers to.
+func dupOnto(from, to int) error { return syscall.Dup3(from, to, 0) }
