@@ -100,6 +100,18 @@ type StepState struct {
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// Summary is a one-line account of what the step did.
 	Summary string `json:"summary,omitempty"`
+	// Process is the command the step is running, recorded as it starts.
+	Process *Process `json:"process,omitempty"`
+}
+
+// Process is a command a step or a compensation started and had not seen
+// end when the checkpoint was written. Before anything runs again, a resume
+// checks that no process of its group is left on this host.
+type Process struct {
+	PGID      int       `json:"pgid"`    // its process group: the pid of the command cutover started
+	Command   string    `json:"command"` // its command line, secrets masked
+	Host      string    `json:"host"`
+	StartedAt time.Time `json:"started_at"`
 }
 
 // Rollback records a rollback's actions in the order they run, so that an
@@ -141,6 +153,8 @@ type RollbackAction struct {
 	// Decisions are the operator's choices for those files (path ->
 	// "overwrite" or "keep"), from `cutover rollback --overwrite/--keep`.
 	Decisions map[string]string `json:"decisions,omitempty"`
+	// Process is the command the compensation is running (see StepState).
+	Process *Process `json:"process,omitempty"`
 }
 
 // Step returns the record of the step with id, or nil. It takes constant

@@ -87,6 +87,7 @@ var (
 	ErrPreflight       = errors.New("preflight failed")
 	ErrStateWrite      = errors.New("the state directory cannot be written")
 	ErrNoSpace         = errors.New("not enough free space in the state directory")
+	ErrCommandRunning  = errors.New("a command of the interrupted run is still running")
 )
 
 // execution is the state of one Run or Rollback call.

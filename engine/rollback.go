@@ -38,6 +38,9 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 		e.emit(event.Event{Type: event.Notice, Message: fmt.Sprintf("run %s is already rolled back (%s); nothing to do", st.RunID, st.Rollback.FinishedAt.Format(time.RFC3339))})
 		return Result{Outcome: Completed, State: st}
 	}
+	if r, stop := e.liveCommand(e.cmd("rollback", "")); stop {
+		return r
+	}
 	if st.PastPointOfNoReturn && !opts.AcceptDataLoss && (st.Rollback == nil || !st.Rollback.Manual) {
 		return e.refuseDataLoss(ctx)
 	}
@@ -101,6 +104,7 @@ func (e *execution) rollback(ctx context.Context, reason string, manual bool) Re
 func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *plan.Step) error {
 	rt := e.runtime(s, true)
 	rt.action = a
+	ctx = command.WithTracker(ctx, rt)
 	switch {
 	case a.Op == checkpoint.OpRedo:
 		if err := e.attempts(ctx, s, rt); err != nil || !isRestart(s) {

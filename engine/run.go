@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/internal/shellquote"
@@ -97,6 +98,9 @@ func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 	case checkpoint.PhaseRollingBack, checkpoint.PhaseRollbackFailed:
 		return Result{Outcome: Failed, State: st, Err: fmt.Errorf("%w: %s", ErrRollbackPending, st.Error),
 			Next: e.cmd("rollback", "continues the rollback from where it stopped")}, true
+	}
+	if r, stop := e.liveCommand(e.cmd("run", "")); stop {
+		return r, true
 	}
 	if err := e.checkUnchanged(); err != nil {
 		return Result{Outcome: Failed, State: st, Err: err, Next: "restore the plan file and the inputs of run " + st.RunID + ", then resume it:\n" +
@@ -262,7 +266,7 @@ func (e *execution) markSkipped(s *plan.Step, rec *checkpoint.StepState) {
 func (e *execution) applyStep(ctx context.Context, s *plan.Step, rec *checkpoint.StepState) error {
 	start := e.opts.now()
 	before, windowStart := *rec, e.st.WindowStart
-	rec.Status, rec.StartedAt, rec.FinishedAt, rec.Error = checkpoint.StatusStarted, &start, nil, ""
+	rec.Status, rec.StartedAt, rec.FinishedAt, rec.Error, rec.Process = checkpoint.StatusStarted, &start, nil, "", nil
 	rec.Attempts++
 	if s.Info.Downtime && e.st.WindowStart == nil {
 		e.st.WindowStart = &start
@@ -304,6 +308,7 @@ func (e *execution) attempts(ctx context.Context, s *plan.Step, rt *runtime) err
 	if interval == 0 {
 		interval = 5 * time.Second
 	}
+	ctx = command.WithTracker(ctx, rt)
 	var err error
 	for attempt := 1; attempt <= 1+s.Retries; attempt++ {
 		err = e.attemptOnce(ctx, s, rt)

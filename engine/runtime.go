@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/internal/secret"
@@ -200,6 +201,47 @@ func (l *stepLog) Write(p []byte) (int, error) {
 		_ = l.note(fmt.Errorf("step log %s: %w", l.path, err)) // noted: the run stops before its next step
 	}
 	return len(p), nil
+}
+
+var _ command.Tracker = (*runtime)(nil)
+
+// Started implements command.Tracker: the command's process group is in
+// the checkpoint, durably, before anything waits for the command.
+func (r *runtime) Started(p command.Process) error {
+	if r.dryRun || r.e.st == nil || r.e.store == nil {
+		return nil
+	}
+	host, _ := os.Hostname()
+	proc := &checkpoint.Process{PGID: p.PGID, Command: r.e.plan.Secrets.Redact(p.Command), Host: host, StartedAt: r.e.opts.now()}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.setProcess(proc)
+	save := func() error { return r.e.saveStep(r.step.ID) } // one appended line
+	if r.action != nil {
+		save = r.e.save
+	}
+	if err := save(); err != nil {
+		return fmt.Errorf("record its process group in the checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Ended implements command.Tracker: the record goes with the next save.
+func (r *runtime) Ended(command.Process) {
+	if r.dryRun || r.e.st == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.setProcess(nil)
+}
+
+func (r *runtime) setProcess(p *checkpoint.Process) {
+	if r.action != nil {
+		r.action.Process = p
+		return
+	}
+	r.record().Process = p
 }
 
 func (r *runtime) Logf(format string, args ...any) {

@@ -150,7 +150,7 @@ func runAction(ctx context.Context, p *plan.Plan, st *checkpoint.State, a *check
 		return fmt.Errorf("step %s is not in the plan any more", a.Step)
 	}
 	now := time.Now().UTC()
-	a.Status, a.StartedAt, a.FinishedAt, a.Error = checkpoint.StatusStarted, &now, nil, ""
+	a.Status, a.StartedAt, a.FinishedAt, a.Error, a.Process = checkpoint.StatusStarted, &now, nil, "", nil
 	a.Attempts++
 	if err := rec.Save(st); err != nil {
 		return err

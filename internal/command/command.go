@@ -144,8 +144,19 @@ func (e maskedError) Error() string { return e.text }
 // Unwrap returns the error whose text is masked.
 func (e maskedError) Unwrap() error { return e.err }
 
-// Run runs spec and waits for it. When ctx ends, the command's whole process
-// group gets SIGTERM, then SIGKILL two seconds later.
+// outputGrace bounds how long Run waits, once the command's process group
+// is gone, for the end of its output: only a process that left the group
+// (setsid) can still hold the output pipe open.
+const outputGrace = 2 * time.Second
+
+// Run runs spec and waits for it. The command runs in a process group of its
+// own; no process of that group outlives Run: when ctx ends the group gets
+// SIGTERM, then SIGKILL two seconds later, and once the command has exited
+// whatever it left behind in the group (a background `&`) gets SIGKILL. On
+// Linux the group also dies with cutover, whatever ends cutover, SIGKILL
+// included (see Pdeathsig and the reaper in reap_linux.go). A Tracker in ctx
+// is told the group before Run waits for it (the engine records it in the
+// checkpoint); if it fails, the group is killed and its error returned.
 func Run(ctx context.Context, spec Spec) error {
 	if len(spec.Argv) == 0 {
 		return errors.New("empty command")
@@ -158,22 +169,38 @@ func Run(ctx context.Context, spec Spec) error {
 	escaped := termsafe.NewWriter(sink)
 	out := spec.Secrets.Stream(escaped)
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
-	cmd.Env = append(ChildEnv(os.Environ(), spec.Secrets), spec.Env...)
+	cmd.Env = append(append(ChildEnv(os.Environ(), spec.Secrets), spec.Env...), commandEnv()...)
 	cmd.Dir = spec.Dir
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = out, out, spec.Stdin
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
+	cmd.WaitDelay = outputGrace
 	shown := Masked(spec.Argv, spec.Secret)
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd); err != nil {
 		return &Error{Argv: shown, ExitCode: -1, Err: maskProgram(err, spec.Argv, spec.Secret)}
 	}
+	pgid := cmd.Process.Pid
+	watchGroup(pgid)
+	defer forgetGroup(pgid)
+	proc := Process{PGID: pgid, Command: Describe(spec.Argv, spec.Secret)}
+	t, _ := ctx.Value(trackerKey{}).(Tracker)
+	if t != nil {
+		if err := t.Started(proc); err != nil {
+			killGroup(pgid)
+			_ = cmd.Wait()
+			_ = out.Close()
+			_ = escaped.Close()
+			return fmt.Errorf("command %s: %w", proc.Command, err)
+		}
+		defer t.Ended(proc)
+	}
 	done := make(chan struct{})
-	go killOnCancel(ctx, cmd, done)
-	err := cmd.Wait()
+	go killOnCancel(ctx, pgid, done)
+	err := waitKillingGroup(cmd)
 	close(done)
 	// the output has ended: write what the masking held back
 	_ = out.Close()
 	_ = escaped.Close()
-	if err == nil {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
 		return nil
 	}
 	ce := &Error{Argv: shown, ExitCode: -1, Tail: tail.String(), Err: err}
@@ -218,20 +245,22 @@ func ChildEnv(environ []string, secrets *secret.Set) []string {
 	return out
 }
 
-func killOnCancel(ctx context.Context, cmd *exec.Cmd, done <-chan struct{}) {
+func killOnCancel(ctx context.Context, pgid int, done <-chan struct{}) {
 	select {
 	case <-done:
 		return
 	case <-ctx.Done():
 	}
-	pgid := -cmd.Process.Pid
-	_ = syscall.Kill(pgid, syscall.SIGTERM)
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		killGroup(pgid)
 	}
 }
+
+// killGroup sends SIGKILL to the process group pgid.
+func killGroup(pgid int) { _ = syscall.Kill(-pgid, syscall.SIGKILL) }
 
 // tailBuffer keeps the last max lines written to it.
 type tailBuffer struct {
