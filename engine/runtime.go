@@ -216,11 +216,12 @@ func (r *runtime) Started(p command.Process) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.setProcess(proc)
-	save := func() error { return r.e.saveStep(r.step.ID) } // one appended line
-	if r.action != nil {
-		save = r.e.save
+	if r.action != nil || r.rollingBack {
+		// a rollback goes on from the state in memory; finish reports the write
+		_ = r.e.noteWrite(r.e.store.Save(r.e.st))
+		return nil
 	}
-	if err := save(); err != nil {
+	if err := r.e.saveStep(r.step.ID); err != nil { // one appended line
 		return fmt.Errorf("record its process group in the checkpoint: %w", err)
 	}
 	return nil
