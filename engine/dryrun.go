@@ -57,28 +57,41 @@ func DryRun(ctx context.Context, p *plan.Plan, opts Options) ([]StepPlan, error)
 // plan that cannot succeed (an env file differing between nodes, a target
 // KMS that is unreachable, a key missing) is refused before any downtime.
 func (e *execution) preflight(ctx context.Context) error {
-	var failed []string
+	var failed []error
 	for _, s := range e.plan.Steps {
 		actions, err := e.planStep(ctx, s)
 		if err == nil && !e.opts.AcceptUnverified {
 			err = unverified(actions)
 		}
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", s.ID, err))
+			failed = append(failed, fmt.Errorf("%s: %w", s.ID, err))
 			e.emit(event.Event{Type: event.PlanStep, Step: s.ID, Status: "error", Message: err.Error()})
 		}
 	}
-	werr := e.checkWindowEstimate()
-	switch {
-	case werr != nil && len(failed) > 0:
-		return fmt.Errorf("%w: nothing was changed; %s; %w", ErrPreflight, strings.Join(failed, "; "), werr)
-	case werr != nil:
-		return fmt.Errorf("%w: nothing was changed; %w", ErrPreflight, werr)
-	case len(failed) > 0:
-		return fmt.Errorf("%w: nothing was changed; %s", ErrPreflight, strings.Join(failed, "; "))
+	if werr := e.checkWindowEstimate(); werr != nil {
+		failed = append(failed, werr)
+	}
+	if len(failed) > 0 {
+		return &preflightError{failed: failed}
 	}
 	return nil
 }
+
+// preflightError is a refused preflight: "preflight failed: nothing was
+// changed; " and each step's error (then the window's), joined by "; ". It
+// matches ErrPreflight and every error it holds (errors.Is, errors.As), so
+// the CLI finds an *httpx.EndpointError's hint in it.
+type preflightError struct{ failed []error }
+
+func (p *preflightError) Error() string {
+	msgs := make([]string, len(p.failed))
+	for i, err := range p.failed {
+		msgs[i] = err.Error()
+	}
+	return ErrPreflight.Error() + ": nothing was changed; " + strings.Join(msgs, "; ")
+}
+
+func (p *preflightError) Unwrap() []error { return append([]error{ErrPreflight}, p.failed...) }
 
 // ErrUnverified refuses a run whose preflight could not verify something
 // (steps.Action.Unverified) unless the operator accepts it.

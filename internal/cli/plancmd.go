@@ -71,7 +71,11 @@ func dryRun(c *cli.Context, e *env, p *plan.Plan) error {
 		}
 	}
 	if err != nil {
-		return fail(ExitFailed, err, "fix what the preflight reports above; nothing was changed")
+		errs := []error{err}
+		for _, sp := range plans {
+			errs = append(errs, sp.Err)
+		}
+		return fail(ExitFailed, err, withEndpointHints(p, "fix what the preflight reports above; nothing was changed", errs...))
 	}
 	if js == nil {
 		fmt.Fprintf(out, "\nNothing was changed. To execute: cutover run %s\n", p.File)

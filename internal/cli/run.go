@@ -98,7 +98,7 @@ func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engi
 	if res.Outcome == engine.RolledBack {
 		msg = fmt.Errorf("rolled back: %w", res.Err)
 	}
-	return fail(code, redactErr(p, msg), strings.ReplaceAll(res.Next, "\n", "\ncutover: hint: "))
+	return fail(code, redactErr(p, msg), withEndpointHints(p, strings.ReplaceAll(res.Next, "\n", "\ncutover: hint: "), res.Err))
 }
 
 // attachRunLog copies everything run or rollback prints from now on into

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
 )
@@ -60,8 +62,19 @@ func (s *Store) Alias(name string) string { return "alias/" + s.prefix + name }
 // Status lists one alias: it checks the endpoint answers and the
 // credentials are accepted (ErrAccessDenied otherwise).
 func (s *Store) Status(ctx context.Context) error {
+	start := time.Now()
 	_, err := s.kms.ListAliases(ctx, &kms.ListAliasesInput{Limit: aws.Int32(1)})
-	return wrap("ListAliases", "", err)
+	o := s.kms.Options()
+	return httpx.Endpoint("aws kms "+awsEndpoint(o.BaseEndpoint, o.Region), s.name, "ListAliases", start, wrap("ListAliases", "", err))
+}
+
+// awsEndpoint names the endpoint a client talks to: its base endpoint if
+// the plan sets one, else the region.
+func awsEndpoint(base *string, region string) string {
+	if base != nil && *base != "" {
+		return *base
+	}
+	return "region " + region
 }
 
 // List yields the names of the aliases under the prefix that match

@@ -59,6 +59,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
 )
@@ -91,9 +92,15 @@ func (s *Store) Name() string { return s.name }
 
 // Status lists at most one secret.
 func (s *Store) Status(ctx context.Context) error {
+	start := time.Now()
 	_, err := s.client.ListSecrets(ctx, &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(1)})
 	if err != nil {
-		return fmt.Errorf("%s: aws secrets manager: %w", s.name, err)
+		o := s.client.Options()
+		endpoint := "aws secrets manager region " + o.Region
+		if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
+			endpoint = "aws secrets manager " + *o.BaseEndpoint
+		}
+		return fmt.Errorf("%s: aws secrets manager: %w", s.name, httpx.Endpoint(endpoint, s.name, "ListSecrets", start, err))
 	}
 	return nil
 }

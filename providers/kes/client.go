@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/providers"
 )
 
@@ -55,9 +57,21 @@ func (e *APIError) Error() string {
 // ErrNotAllowed, ErrProof, or nil.
 func (e *APIError) Unwrap() error { return e.Err }
 
+// HTTPStatusCode is the answer's HTTP status (httpx.StatusCoder).
+func (e *APIError) HTTPStatusCode() int { return e.Status }
+
 // call sends a JSON request and decodes a 200 answer into out (if not nil).
-// A non-200 answer is an *APIError; classify chooses its sentinel.
+// A non-200 answer is an *APIError; classify chooses its sentinel. An
+// unreachable server, a refused API key or an API the server does not
+// offer is an *httpx.EndpointError wrapping it.
 func (s *Store) call(ctx context.Context, method, path string, in, out any) error {
+	start := time.Now()
+	err := s.exchange(ctx, method, path, in, out)
+	return httpx.Endpoint("kes "+s.base.String(), s.name, "the API "+method+" "+path, start, err)
+}
+
+// exchange is call without the classification.
+func (s *Store) exchange(ctx context.Context, method, path string, in, out any) error {
 	resp, err := s.send(ctx, method, path, in)
 	if err != nil {
 		return err

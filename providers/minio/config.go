@@ -283,7 +283,7 @@ func (c *Config) region(ctx context.Context, admin *madmin.AdminClient) (string,
 	}
 	info, err := admin.ServerInfo(ctx)
 	if err != nil {
-		return "", adminError("server info (for the region)", err)
+		return "", c.adminError("server info (for the region)", err)
 	}
 	if info.Region == "" {
 		return defaultRegion, nil

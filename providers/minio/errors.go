@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/minio/madmin-go/v3"
+
+	"github.com/cutover/cutover/internal/httpx"
 )
 
 // Errors the operations return, wrapped with detail; test with errors.Is.
@@ -44,15 +47,17 @@ func (e *PeerError) Error() string {
 	return fmt.Sprintf("%s failed on %d node(s): %s", e.Action, len(e.Failed), strings.Join(parts, "; "))
 }
 
-// adminError maps a madmin error onto the package's sentinels.
-func adminError(op string, err error) error {
+// adminError maps a madmin error onto the package's sentinels; an
+// unreachable deployment, refused credentials or an admin API the server
+// does not offer (501 NotImplemented) become an *httpx.EndpointError.
+func (c *Config) adminError(op string, err error) error {
 	resp := madmin.ToErrorResponse(err)
 	switch {
 	case resp.Code == "NotImplemented" && strings.Contains(resp.Message, "KMS"):
-		return fmt.Errorf("%s: %w", op, ErrKMSNotConfigured)
+		err = fmt.Errorf("%w (%s)", ErrKMSNotConfigured, resp.Message)
 	case resp.Code == "NotImplemented" || resp.Code == "XMinioAdminNotImplemented" || resp.Code == "NotFound" ||
 		resp.Code == "MethodNotAllowed":
-		return fmt.Errorf("%s: %w (%s)", op, ErrUnsupported, resp.Message)
+		err = fmt.Errorf("%w (%s)", ErrUnsupported, resp.Message)
 	}
-	return fmt.Errorf("%s: %w", op, err)
+	return fmt.Errorf("%s: %w", op, httpx.Endpoint("minio "+c.Endpoint, c.Name, op, time.Time{}, httpx.WithAnswer(0, resp.Code, err)))
 }

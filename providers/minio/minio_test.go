@@ -13,6 +13,7 @@ import (
 
 	miniogo "github.com/minio/minio-go/v7"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/internal/testenv"
 	cm "github.com/cutover/cutover/providers/minio"
 )
@@ -83,8 +84,16 @@ func TestWithoutKMS(t *testing.T) {
 	m := testenv.MinIO(t, testenv.MinIOOptions{})
 	c := config(m)
 	ctx := context.Background()
-	if _, err := c.KMSStatus(ctx); !errors.Is(err, cm.ErrKMSNotConfigured) {
+	_, err := c.KMSStatus(ctx)
+	if !errors.Is(err, cm.ErrKMSNotConfigured) {
 		t.Errorf("KMSStatus = %v, want ErrKMSNotConfigured", err)
+	}
+	// MinIO answers 501 NotImplemented: an unsupported operation, with
+	// its own message and hint.
+	var ee *httpx.EndpointError
+	if !errors.As(err, &ee) || ee.Class != httpx.Unsupported || !strings.Contains(err.Error(), "kms status not supported") ||
+		!strings.Contains(ee.Hint(), "does not offer kms status; check its version or configuration") {
+		t.Errorf("KMSStatus = %v, want an unsupported-operation EndpointError with its hint", err)
 	}
 	if _, err := c.KeyStatus(ctx, "k"); !errors.Is(err, cm.ErrKMSNotConfigured) {
 		t.Errorf("KeyStatus = %v, want ErrKMSNotConfigured", err)
@@ -99,7 +108,13 @@ func TestBadCredentials(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "wrong-password") {
 		t.Fatalf("ServerInfo with a wrong secret = %v", err)
 	}
-	t.Logf("wrong credentials: %v", err)
+	if httpx.Classify(err) != httpx.Unauthorized {
+		t.Errorf("ServerInfo with a wrong secret = %v, want it classified as refused credentials", err)
+	}
+	var ee *httpx.EndpointError
+	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "credentials refused") || !strings.Contains(ee.Hint(), "check the credentials") {
+		t.Errorf("ServerInfo with a wrong secret = %v, want a credentials-refused EndpointError with its hint", err)
+	}
 }
 
 // TestReadyExercisesTheKMS: with KES stopped, /minio/health/ready fails

@@ -43,7 +43,7 @@ func (c *Config) service(ctx context.Context, action madmin.ServiceAction) error
 		return nil
 	}
 	if err != nil {
-		return adminError(string(action), err)
+		return c.adminError(string(action), err)
 	}
 	failed := map[string]string{}
 	for _, r := range res.Results {
@@ -220,7 +220,7 @@ func (c *Config) ServerInfo(ctx context.Context) (ServerInfo, error) {
 	}
 	msg, err := adm.ServerInfo(ctx)
 	if err != nil {
-		return ServerInfo{}, adminError("server info", err)
+		return ServerInfo{}, c.adminError("server info", err)
 	}
 	info := ServerInfo{Mode: msg.Mode, Total: len(msg.Servers)}
 	seen := map[string]bool{}
@@ -257,7 +257,7 @@ func (c *Config) KMSStatus(ctx context.Context) (KMSInfo, error) {
 	}
 	st, err := adm.KMSStatus(ctx)
 	if err != nil {
-		return KMSInfo{}, adminError("kms status", err)
+		return KMSInfo{}, c.adminError("kms status", err)
 	}
 	info := KMSInfo{Name: st.Name, DefaultKey: st.DefaultKeyID, Endpoints: map[string]string{}}
 	for ep, state := range st.Endpoints {
@@ -281,7 +281,7 @@ func (c *Config) KeyStatus(ctx context.Context, name string) (string, error) {
 	}
 	st, err := adm.GetKeyStatus(ctx, name)
 	if err != nil {
-		return name, adminError("key status", err)
+		return name, c.adminError("key status", err)
 	}
 	switch {
 	case st.EncryptionErr != "":

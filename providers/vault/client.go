@@ -73,7 +73,8 @@ type auth struct {
 // call runs op with a valid token: it logs in with AppRole first if the
 // store has no token yet, and when op is refused with 403 (the token
 // expired or was revoked) it logs in again, once, and retries op.
-func (s *Store) call(ctx context.Context, op func() error) error {
+func (s *Store) call(ctx context.Context, op func() error) (err error) {
+	defer func(start time.Time) { err = s.endpointErr(start, err) }(time.Now())
 	gen, err := s.ensureLogin(ctx)
 	if err != nil {
 		return err
@@ -134,6 +135,17 @@ func (s *Store) login(ctx context.Context) error {
 	s.client.SetToken(secret.Auth.ClientToken)
 	s.auth.gen++
 	return nil
+}
+
+// endpointErr makes an error of a call that began at start an
+// *httpx.EndpointError when Vault was unreachable, refused the credentials
+// or does not offer the operation (httpx.Classify); other errors pass.
+func (s *Store) endpointErr(start time.Time, err error) error {
+	var re *vaultapi.ResponseError
+	if errors.As(err, &re) {
+		err = httpx.WithAnswer(re.StatusCode, "", err)
+	}
+	return httpx.Endpoint("vault "+s.cfg.Endpoint, s.name, "", start, err)
 }
 
 // isStatus reports whether err is a Vault answer with that HTTP status.

@@ -169,10 +169,11 @@ func (s *Store) health(ctx context.Context) error {
 		return err
 	}
 	c.ClearNamespace()
+	start := time.Now()
 	h, err := c.Sys().HealthWithContext(ctx)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%s: vault health: %w", s.name, err)
+		return fmt.Errorf("%s: vault health: %w", s.name, s.endpointErr(start, err))
 	case !h.Initialized:
 		return fmt.Errorf("%s: vault at %s is not initialized", s.name, s.cfg.Endpoint)
 	case h.Sealed:
