@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/providers"
 )
@@ -49,6 +50,9 @@ func Open(ctx context.Context, cfg providers.KeyStoreConfig) (providers.KeyStore
 		return nil, fmt.Errorf("open %s: %w", cfg.Describe(), err)
 	}
 	if err := s.Status(ctx); err != nil {
+		if httpx.Classify(err) != httpx.Other { // the error says what happened: unreachable, refused, unsupported
+			return nil, fmt.Errorf("%s: %w", cfg.Describe(), err)
+		}
 		return nil, fmt.Errorf("%s is not reachable: %w", cfg.Describe(), err)
 	}
 	return s, nil
