@@ -17,8 +17,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/providers"
 )
 
