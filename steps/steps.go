@@ -195,22 +195,31 @@ func (e *Error) Unwrap() error { return e.Err }
 var ErrNotConfirmed = errors.New("not approved")
 
 // Retry runs fn until it succeeds, ctx ends, or the deadline passes, sleeping
-// interval between attempts. It returns the last error, wrapped with the
-// number of attempts.
+// interval between attempts. It returns the last error of an attempt that ran
+// to its end, wrapped with the number of attempts: an attempt that ctx cut
+// short says only that time ran out, so the error of the one before it (a
+// missing key, a 503) is the one reported, followed by ctx's error.
 func Retry(ctx context.Context, deadline time.Time, interval time.Duration, fn func(context.Context) error) error {
 	attempts := 0
+	var last error
 	for {
 		attempts++
 		err := fn(ctx)
 		if err == nil {
 			return nil
 		}
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("after %d attempts: %w (%v)", attempts, last, ctx.Err())
+		}
 		if time.Now().Add(interval).After(deadline) {
-			return fmt.Errorf("after %d attempts: %w", attempts, err)
+			return fmt.Errorf("after %d attempts: %w", attempts, last)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("after %d attempts: %w (%v)", attempts, err, ctx.Err())
+			return fmt.Errorf("after %d attempts: %w (%v)", attempts, last, ctx.Err())
 		case <-time.After(interval):
 		}
 	}

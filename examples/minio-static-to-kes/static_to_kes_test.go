@@ -297,7 +297,7 @@ func TestStaticToKES(t *testing.T) {
 	// reach it, and refuses the run, naming it; nothing changed.
 	t.Run("a KES MinIO would use that is down is refused before the run", func(t *testing.T) {
 		h := r.load(t, "minio_kes_endpoint", r.kesDown.Endpoint)
-		r.refused(t, h, ex.Run(ctx, h, nil), "env.kms", "MinIO's KMS after this step", r.kesDown.Endpoint, "not reachable")
+		r.refused(t, h, ex.Run(ctx, h, nil), "env.kms", "MinIO's KMS after this step", r.kesDown.Endpoint, "unreachable")
 		ex.Unchanged(t, r.files, r.original)
 	})
 
