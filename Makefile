@@ -10,9 +10,11 @@ all: build
 build:
 	$(GO) build -o $(BIN)/cutover ./cmd/cutover
 
-## tools: build the real servers the tests run (MinIO, mc, KES, local-kms, Vault) into bin/,
+## tools: install the Debian packages the tests run (sshd, chromium, iproute2) when missing, then
+## build the real servers the tests run (MinIO, mc, KES, local-kms, Vault) into bin/,
 ## skipping any already built for its pinned version.
 tools:
+	bash scripts/system-packages.sh
 	bash scripts/tools.sh
 
 ## test: the full suite, against real servers on loopback. Builds what is missing first.
