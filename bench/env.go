@@ -18,7 +18,7 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 
 	_ "github.com/cutover/cutover/providers/all" // every backend, as the cutover binary has
@@ -95,7 +95,7 @@ func (b *bench) tool(name string) (string, error) {
 }
 
 // planRun is one in-process run of a plan through the real engine, as
-// internal/plantest does it.
+// internal/testing/plantest does it.
 type planRun struct {
 	Wall   time.Duration
 	State  *checkpoint.State

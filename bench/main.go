@@ -1,6 +1,6 @@
 // Command bench measures cutover against the tools it replaces and against
 // the servers' own ceilings, side by side in one run, on real servers
-// (internal/testenv: Vault, KES, MinIO under a supervisor, mc; bin/ from
+// (internal/testing/testenv: Vault, KES, MinIO under a supervisor, mc; bin/ from
 // `make tools`). `make bench` runs it; README.md says what each number
 // means and how it is measured.
 //
@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 func main() {

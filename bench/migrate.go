@@ -19,7 +19,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/vault"
 )

@@ -12,7 +12,7 @@ import (
 
 	"github.com/minio/madmin-go/v3"
 
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // With -cpuprofile the harness also profiles the servers while a

@@ -15,7 +15,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // Section 2: object validation on one MinIO with a static KMS key, N small

@@ -2,7 +2,7 @@
 # scripts/demo.sh: what `make demo` runs (tracker issue 6).
 #
 # Cuts examples/demoapp, a small service that behaves like Sombra, over from
-# its local KMS to AWS KMS (the in-repo emulator, internal/awsemu), with the
+# its local KMS to AWS KMS (the in-repo emulator, internal/testing/awsemu), with the
 # plans in examples/sombra-local-to-aws/:
 #
 #   1. rehearsal-fail.hcl fails a check on purpose: cutover rolls back on its
@@ -113,7 +113,7 @@ section "0. setup: build, start the AWS KMS emulator and the app on its local KM
 t0=$SECONDS
 say "go build (the first time, with an empty Go cache, this takes about a minute)"
 mkdir -p "$bin"
-go build -o "$bin/" ./cmd/cutover ./examples/demoapp ./internal/cmd/awsemu ./internal/cmd/supervise
+go build -o "$bin/" ./cmd/cutover ./examples/demoapp ./cmd/awsemu ./cmd/supervise
 say "built bin/cutover bin/demoapp bin/awsemu bin/supervise ($((SECONDS - t0))s)"
 
 access_key=AKIACUTOVERDEMO00001

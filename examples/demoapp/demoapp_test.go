@@ -25,8 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/cutover/cutover/examples/demoapp/app"
-	"github.com/cutover/cutover/internal/awsemu"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/awsemu"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // The tests run the real binaries: demoapp and awsemu are built once by
@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	demoappBin, awsemuBin = filepath.Join(dir, "demoapp"), filepath.Join(dir, "awsemu")
-	for pkg, out := range map[string]string{".": demoappBin, "../../internal/cmd/awsemu": awsemuBin} {
+	for pkg, out := range map[string]string{".": demoappBin, "../../cmd/awsemu": awsemuBin} {
 		args := []string{"build", "-o", out}
 		if os.Getenv("DEMOAPP_TEST_RACE") == "1" { // the binaries with the race detector
 			args = append(args, "-race")

@@ -28,7 +28,7 @@ import (
 	"syscall"
 
 	"github.com/cutover/cutover/examples/demoapp/app"
-	"github.com/cutover/cutover/internal/supervisor"
+	"github.com/cutover/cutover/internal/testing/supervisor"
 )
 
 const usage = `usage:

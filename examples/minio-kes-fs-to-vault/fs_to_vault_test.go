@@ -20,10 +20,10 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
-	ex "github.com/cutover/cutover/examples/minioexamples"
 	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/plantest"
-	"github.com/cutover/cutover/internal/testenv"
+	ex "github.com/cutover/cutover/internal/testing/minioexamples"
+	"github.com/cutover/cutover/internal/testing/plantest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/fs"
 )

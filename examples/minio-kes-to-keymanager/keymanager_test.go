@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	ex "github.com/cutover/cutover/examples/minioexamples"
 	"github.com/cutover/cutover/internal/cli"
-	"github.com/cutover/cutover/internal/testenv"
+	ex "github.com/cutover/cutover/internal/testing/minioexamples"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 const keyName = "minio-default-key"

@@ -1,6 +1,6 @@
 // Package sombra_test runs the examples/sombra-local-to-aws plans against the
 // real demo app (examples/demoapp) under the systemd-style supervisor, with
-// AWS KMS served by the in-repo emulator (internal/awsemu).
+// AWS KMS served by the in-repo emulator (internal/testing/awsemu).
 package sombra_test
 
 import (
@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/awsemu"
-	"github.com/cutover/cutover/internal/plantest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/awsemu"
+	"github.com/cutover/cutover/internal/testing/plantest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 )
 

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/kesauth"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers/fs"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // TestEndpointMessages: `cutover plan` against real servers tells an

@@ -13,8 +13,8 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/providers/fs"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // keyRig is a plan with an fs source of random keys, an empty fs target, and

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/keskey"
-	"github.com/cutover/cutover/internal/keskey/keskeytest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keskeytest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 )
 

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/keyops"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/kes"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // TestVerifyAgainstKES: KES never reveals material, so Verify must tell

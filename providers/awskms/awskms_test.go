@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/cutover/cutover/internal/awsemu"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/awsemu"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/awskms"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 const (
@@ -53,8 +53,8 @@ type peer struct {
 }
 
 // eachPeer runs f once against each AWS KMS peer the store is tested
-// against: the in-repo emulator (internal/awsemu) and nsmithuk/local-kms
-// (bin/local-kms, started by internal/testenv: skipped when missing,
+// against: the in-repo emulator (internal/testing/awsemu) and nsmithuk/local-kms
+// (bin/local-kms, started by internal/testing/testenv: skipped when missing,
 // failed under CI). Tests that inject faults (awsemu's FailNext) or check
 // credentials (local-kms accepts any) run against awsemu alone.
 func eachPeer(t *testing.T, f func(t *testing.T, p peer)) {

@@ -9,11 +9,11 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/internal/testing/hcltest"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/awskms"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // decode decodes the first kms block of src as a plan load does.

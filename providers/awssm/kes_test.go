@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/keskey"
-	"github.com/cutover/cutover/internal/keskey/keskeytest"
-	"github.com/cutover/cutover/internal/testenv"
-	"github.com/cutover/cutover/providers/keystoretest"
+	"github.com/cutover/cutover/internal/testing/keskeytest"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // kesOn starts a real KES v0.24.0 whose keystore is the emulator's

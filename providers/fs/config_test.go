@@ -6,7 +6,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/cutover/cutover/internal/hcltest"
+	"github.com/cutover/cutover/internal/testing/hcltest"
 	"github.com/cutover/cutover/providers"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/keskey"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/providers"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 func newStore(t *testing.T) *Store {

@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/keskey"
-	"github.com/cutover/cutover/internal/keskey/keskeytest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keskeytest"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // TestKESUsesKeysCutoverCreated: keys written by the store are described

@@ -8,8 +8,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/hcltest"
 	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/internal/testing/hcltest"
 	"github.com/cutover/cutover/providers"
 	cm "github.com/cutover/cutover/providers/minio"
 )

@@ -21,7 +21,7 @@ import (
 
 	miniogo "github.com/minio/minio-go/v7"
 
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	cm "github.com/cutover/cutover/providers/minio"
 )
 

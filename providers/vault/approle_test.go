@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/providers"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // appRoleStore opens a KV v2 store at a fresh prefix that logs in with a

@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/keskey"
-	"github.com/cutover/cutover/internal/keskey/keskeytest"
-	"github.com/cutover/cutover/internal/testenv"
-	"github.com/cutover/cutover/providers/keystoretest"
+	"github.com/cutover/cutover/internal/testing/keskeytest"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // kesOn starts a KES server whose keystore is the store's KV v2 prefix.

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/keskey"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // One Vault dev server for the whole test binary; every store gets a

@@ -13,9 +13,9 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cutover/cutover/internal/command"
-	"github.com/cutover/cutover/internal/hcltest"
+	"github.com/cutover/cutover/internal/testing/hcltest"
+	"github.com/cutover/cutover/internal/testing/steptest"
 	"github.com/cutover/cutover/steps"
-	"github.com/cutover/cutover/steps/steptest"
 )
 
 // The service the command drains are tested against is a few files in the

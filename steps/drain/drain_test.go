@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"github.com/cutover/cutover/steps/steptest"
+	"github.com/cutover/cutover/internal/testing/steptest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/hcltest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/hcltest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers/minio"
 	_ "github.com/cutover/cutover/steps/resume" // resume refers to drains
 )

@@ -3,7 +3,7 @@ package healthcheck
 import (
 	"context"
 	"crypto/rand"
-	"github.com/cutover/cutover/steps/steptest"
+	"github.com/cutover/cutover/internal/testing/steptest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,8 +12,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/cutover/cutover/internal/hcltest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/hcltest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers/minio"
 )
 

@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/plantest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/plantest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers/fs"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // TestAfterMigration: the service's default key is not on a fresh KES before

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/kes"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // TestWrittenBeforeWithKES: a resumed run decides whether a key KES holds

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/plantest"
+	"github.com/cutover/cutover/internal/testing/plantest"
 	"github.com/cutover/cutover/plan"
 )
 

@@ -11,13 +11,13 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/keskey/keskeytest"
-	"github.com/cutover/cutover/internal/plantest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/keskeytest"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/plantest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers/fs"
 	"github.com/cutover/cutover/providers/kes"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // kesTarget starts a KES (fs keystore) and returns plan blocks for an fs

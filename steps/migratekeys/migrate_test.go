@@ -11,14 +11,14 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/awsemu"
 	"github.com/cutover/cutover/internal/keyops"
-	"github.com/cutover/cutover/internal/plantest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/awsemu"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/plantest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/fs"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // manyKeys is the size of the acceptance migrations.

@@ -12,12 +12,12 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/awsemu"
-	"github.com/cutover/cutover/internal/plantest"
+	"github.com/cutover/cutover/internal/testing/awsemu"
+	"github.com/cutover/cutover/internal/testing/keystoretest"
+	"github.com/cutover/cutover/internal/testing/plantest"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/fs"
-	"github.com/cutover/cutover/providers/keystoretest"
 )
 
 // drainMarker is a step before the migration standing for the downtime a

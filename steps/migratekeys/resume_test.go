@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/keyops"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // buildCutover builds the real binary, for tests that must kill it.

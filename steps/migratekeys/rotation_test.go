@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/awsemu"
-	"github.com/cutover/cutover/internal/plantest"
+	"github.com/cutover/cutover/internal/testing/awsemu"
+	"github.com/cutover/cutover/internal/testing/plantest"
 	"github.com/cutover/cutover/plan"
 )
 

@@ -2,7 +2,7 @@ package validateobjects
 
 import (
 	"context"
-	"github.com/cutover/cutover/steps/steptest"
+	"github.com/cutover/cutover/internal/testing/steptest"
 	"strconv"
 	"testing"
 	"time"

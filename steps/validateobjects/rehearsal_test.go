@@ -16,7 +16,7 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 	_ "github.com/cutover/cutover/steps/drain"
 	_ "github.com/cutover/cutover/steps/envstep"

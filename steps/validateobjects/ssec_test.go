@@ -12,8 +12,8 @@ import (
 	miniogo "github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
-	"github.com/cutover/cutover/internal/testenv"
-	"github.com/cutover/cutover/steps/steptest"
+	"github.com/cutover/cutover/internal/testing/steptest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // startTLSMinIO is startMinIO over TLS: MinIO refuses SSE-C request

@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/cutover/cutover/steps/steptest"
+	"github.com/cutover/cutover/internal/testing/steptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +15,7 @@ import (
 	miniogo "github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers/minio"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/cutover/cutover/internal/hcltest"
+	"github.com/cutover/cutover/internal/testing/hcltest"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/fs"
 )

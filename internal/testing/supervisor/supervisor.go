@@ -16,7 +16,7 @@
 //     records "stopped" and removes D/pid and D/child.pid.
 //
 // Restart, Stop and ReadStatus drive and inspect a supervisor from
-// another process; the supervise command (internal/cmd/supervise) wraps
+// another process; the supervise command (cmd/supervise) wraps
 // them. On Linux the child also gets SIGKILL if the supervisor dies, so
 // no child outlives its supervisor.
 package supervisor

@@ -18,7 +18,7 @@ import (
 
 	"github.com/cutover/cutover/internal/kesauth"
 	"github.com/cutover/cutover/internal/keskey"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 )
 

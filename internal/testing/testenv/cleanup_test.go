@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/supervisor"
+	"github.com/cutover/cutover/internal/testing/supervisor"
 )
 
 // Environment of TestHelperFailingOnPurpose: how to end ("fail" or

@@ -1,5 +1,5 @@
 // Command awsemu serves the emulator of AWS KMS and AWS Secrets Manager
-// (package internal/awsemu) over HTTP, so demos and scripts can point AWS
+// (package internal/testing/awsemu) over HTTP, so demos and scripts can point AWS
 // SDKs and CLIs at it instead of AWS.
 //
 // Usage:
@@ -46,7 +46,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/cutover/cutover/internal/awsemu"
+	"github.com/cutover/cutover/internal/testing/awsemu"
 )
 
 func main() {

@@ -46,7 +46,7 @@ func TestRepoRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "internal", "testenv", "testenv.go")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "internal", "testing", "testenv", "testenv.go")); err != nil {
 		t.Errorf("RepoRoot = %s, which does not hold this package: %v", root, err)
 	}
 }

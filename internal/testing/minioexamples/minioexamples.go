@@ -29,8 +29,8 @@ import (
 	"github.com/cutover/cutover/engine"
 	"github.com/cutover/cutover/internal/cli"
 	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/plantest"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/plantest"
+	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers/minio"
 )

@@ -18,7 +18,7 @@ import (
 // Runtime is a steps.Runtime for unit tests of step types: it keeps undo
 // data in memory and records what the step reports. Blobs and journals are
 // refused (steps that need them are tested through the real engine, see
-// internal/plantest). Approvals are refused. Read its records only after the
+// internal/testing/plantest). Approvals are refused. Read its records only after the
 // step returned.
 type Runtime struct {
 	mu sync.Mutex

@@ -12,7 +12,7 @@ import (
 
 // LocalKMSServer is a running nsmithuk/local-kms, an AWS KMS emulator
 // written by others (bin/local-kms, tools/local-kms): a second peer for the
-// aws_kms key store besides internal/awsemu. It keeps its keys in Dir.
+// aws_kms key store besides internal/testing/awsemu. It keeps its keys in Dir.
 //
 // local-kms binds every interface on its port (its start-up takes only a
 // port), not 127.0.0.1 alone like the other servers here.

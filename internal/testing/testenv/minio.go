@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/supervisor"
+	"github.com/cutover/cutover/internal/testing/supervisor"
 )
 
 // minioReadyTimeout bounds a MinIO start or restart.
@@ -204,7 +204,7 @@ func (m *MinIOServer) scheme() string {
 // reads it at its next (re)start.
 func (m *MinIOServer) SetKMSEnv(kms []string) error {
 	lines := []string{
-		"# MinIO environment, like /etc/default/minio; written by internal/testenv",
+		"# MinIO environment, like /etc/default/minio; written by internal/testing/testenv",
 		"MINIO_ROOT_USER=" + m.AccessKey,
 		"MINIO_ROOT_PASSWORD=" + m.SecretKey,
 		"MINIO_UPDATE=off",

@@ -1,5 +1,5 @@
 // Command supervise is a tiny systemd-style supervisor for one service
-// (see package internal/supervisor for the contract):
+// (see package internal/testing/supervisor for the contract):
 //
 //	supervise run --dir D [--env-file F] [--grace 10s] -- prog args...
 //	supervise restart --dir D [--timeout 60s]   # like systemctl restart
@@ -17,7 +17,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/cutover/cutover/internal/supervisor"
+	"github.com/cutover/cutover/internal/testing/supervisor"
 )
 
 const usage = `usage:

@@ -26,7 +26,7 @@
 //   - The StartVault, StartKES and StartMinIO variants take a directory
 //     and return an error (a *StartError when the server would not come
 //     up) instead of failing a test; their caller must call Stop.
-//   - MinIO runs under the supervise command (internal/supervisor), with
+//   - MinIO runs under the supervise command (internal/testing/supervisor), with
 //     its environment in an env file like /etc/default/minio, so a test
 //     can edit that file and restart MinIO the way a plan would.
 //   - MinIO speaks plain http unless MinIOOptions.TLS is set; then it

@@ -16,7 +16,7 @@ var superviseBuild struct {
 }
 
 // SuperviseBinary returns the path of bin/supervise, built from
-// internal/cmd/supervise with the go command the first time it is
+// cmd/supervise with the go command the first time it is
 // called in a process (the build cache makes later builds cheap). The
 // binary is built under a unique name and renamed into place, so test
 // binaries of several packages can build it at the same time.
@@ -37,7 +37,7 @@ func buildSupervise() (string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.Command(goCommand(), "build", "-o", tmp, "./internal/cmd/supervise")
+	cmd := exec.Command(goCommand(), "build", "-o", tmp, "./cmd/supervise")
 	cmd.Dir = root
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
