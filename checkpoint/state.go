@@ -78,6 +78,9 @@ type State struct {
 	Inputs *Inputs `json:"inputs,omitempty"`
 	// Error says why the run stopped, failed or rolled back.
 	Error string `json:"error,omitempty"`
+	// Rehearsal marks a run of `cutover rehearse`: rolled back on purpose
+	// once it reached the point of no return (or its last step).
+	Rehearsal bool `json:"rehearsal,omitempty"`
 
 	idx map[string]int // step ID -> index in Steps, rebuilt when stale
 }

@@ -76,6 +76,9 @@ type Options struct {
 	// (EstimateWindow), and turns off the check before each step that
 	// rolls back when the rest would overrun the window.
 	IgnoreWindow bool
+	// Rehearsal runs the plan as a rehearsal (see Rehearse): after the
+	// point of no return, or the last step, it rolls back on purpose.
+	Rehearsal bool
 }
 
 // Errors the engine returns (wrapped with detail).

@@ -85,6 +85,9 @@ func (e *execution) prepareRun(ctx context.Context) (r Result, stop bool) {
 		return Result{Outcome: Failed, Err: err}, true
 	}
 	e.st = st
+	if e.opts.Rehearsal && st.Phase != checkpoint.PhaseRolledBack {
+		return e.refuseRehearsal(), true
+	}
 	switch st.Phase {
 	case checkpoint.PhaseCompleted:
 		return e.alreadyCompleted(), true
@@ -167,7 +170,7 @@ func (e *execution) startNew(ctx context.Context) (Result, bool) {
 	now := e.opts.now()
 	e.st = &checkpoint.State{
 		Plan: e.plan.Name, PlanFile: e.plan.File, PlanHash: e.plan.Hash,
-		RunID: randomHex(8), Phase: checkpoint.PhaseRunning, StartedAt: now,
+		RunID: randomHex(8), Phase: checkpoint.PhaseRunning, StartedAt: now, Rehearsal: e.opts.Rehearsal,
 	}
 	key, err := e.store.InputsKey()
 	if err != nil {
@@ -233,9 +236,15 @@ func (e *execution) runSteps(ctx context.Context) Result {
 		if err != nil {
 			return e.onFailure(ctx, s, err)
 		}
+		if e.opts.Rehearsal && s.ID == e.plan.PointOfNoReturn {
+			return e.rehearsalRollback(ctx, s)
+		}
 	}
 	if e.failedWrite() != nil {
 		return e.onWriteFailure(ctx)
+	}
+	if e.opts.Rehearsal {
+		return e.rehearsalRollback(ctx, e.plan.Steps[len(e.plan.Steps)-1])
 	}
 	return e.complete(ctx)
 }

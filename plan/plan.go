@@ -35,6 +35,9 @@ type Plan struct {
 	Dir  string
 	// Window is the budget from the first downtime step; 0 means none.
 	Window time.Duration
+	// Margin is the part of the window a rehearsal's verdict keeps free:
+	// the measured downtime plus the rollback must fit in Window - Margin.
+	Margin time.Duration
 	// PointOfNoReturn is the ID of the step after which no automatic rollback
 	// happens; "" means none.
 	PointOfNoReturn string

@@ -14,6 +14,7 @@ import (
 
 type cutoverBlock struct {
 	Window          hcl.Expression `hcl:"window,optional"`
+	Margin          hcl.Expression `hcl:"margin,optional"`
 	PointOfNoReturn hcl.Expression `hcl:"point_of_no_return,optional"`
 	Description     string         `hcl:"description,optional"`
 }
@@ -47,6 +48,12 @@ func (l *loader) decodeCutover() hcl.Diagnostics {
 	w, d := l.limit(cb.Window, "window")
 	diags = append(diags, d...)
 	l.plan.Window = w
+	m, d := l.duration(cb.Margin, "margin")
+	diags = append(diags, d...)
+	l.plan.Margin = m
+	if w > 0 && m >= w && cb.Margin != nil {
+		diags = append(diags, errorDiag("Invalid margin", fmt.Sprintf("margin %s is not shorter than the window %s: nothing would be left for the cutover; the margin is the part of the window kept free for the unexpected.", m, w), cb.Margin.Range()))
+	}
 	if cb.PointOfNoReturn != nil && !isNullExpr(cb.PointOfNoReturn) {
 		diags = append(diags, l.pointOfNoReturn(cb.PointOfNoReturn)...)
 	}

@@ -21,12 +21,18 @@
 cutover "minio-static-to-kes" {
   description        = "MinIO: static key -> KES (Vault keystore)"
   window             = var.window
+  margin             = var.margin
   point_of_no_return = step.resume.s3
 }
 
 variable "window" {
   default     = "30m"
   description = "the maintenance window, from the freeze on"
+}
+
+variable "margin" {
+  default     = "5m"
+  description = "the part of the window `cutover rehearse` keeps free: the downtime and the rollback it measures must fit in window - margin"
 }
 
 variable "env_files" {
@@ -91,6 +97,11 @@ variable "backup_recipients" {
   type        = list(string)
   description = "age public keys (age1...) of the operators who can restore the backup"
 }
+variable "backup_overwrite" {
+  type        = bool
+  default     = false
+  description = "replace an existing backup_file: true for `cutover rehearse --times N` on staging, which writes the backup N times"
+}
 variable "backup_identity_file" {
   description = "an age identity of one of the recipients, to prove the backup decrypts"
 }
@@ -141,6 +152,7 @@ step "backup_keys" "static" {
   to            = var.backup_file
   recipients    = var.backup_recipients
   identity_file = var.backup_identity_file
+  overwrite     = var.backup_overwrite
 }
 
 # KES never reveals material, so on_conflict = "verify" cannot compare a key

@@ -50,6 +50,8 @@ type rig struct {
 	idFile   string
 	backupTo string // recipients, as an HCL list
 	vault    ex.Vars
+	// rehearsed is the state directory `cutover rehearse` left.
+	rehearsed string
 }
 
 func newRig(t *testing.T) *rig {
@@ -371,6 +373,8 @@ func TestStaticToKES(t *testing.T) {
 			t.Errorf("a second cutover rollback: %s (%v), want a no-op", res.Outcome, res.Err)
 		}
 	})
+
+	t.Run("rehearse", func(t *testing.T) { r.rehearse(t) })
 
 	// (a) The cutover.
 	t.Run("cutover", func(t *testing.T) {

@@ -226,3 +226,24 @@ func newRenderer(jsonOut bool, stdout, live io.Writer, tty bool) renderer {
 	}
 	return newHumanRenderer(stdout, live, tty)
 }
+
+// verdictLine is the --json line of `cutover rehearse`'s verdict.
+type verdictLine struct {
+	Time       time.Time       `json:"time"`
+	Type       string          `json:"type"`
+	Fits       bool            `json:"fits"`
+	WindowNS   time.Duration   `json:"window_ns,omitempty"`
+	MarginNS   time.Duration   `json:"margin_ns,omitempty"`
+	NeedNS     time.Duration   `json:"need_ns"`
+	DowntimeNS []time.Duration `json:"downtime_ns"`
+	RollbackNS []time.Duration `json:"rollback_ns"`
+	Lines      []string        `json:"lines"`
+}
+
+// verdict writes the rehearsals' verdict as one JSON line.
+func (j *jsonRenderer) verdict(v engine.Verdict) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_ = j.enc.Encode(verdictLine{Time: time.Now().UTC(), Type: "verdict", Fits: v.Fits(), WindowNS: v.Window, MarginNS: v.Margin,
+		NeedNS: v.Need(), DowntimeNS: v.Downtime, RollbackNS: v.Rollback, Lines: v.Lines()})
+}

@@ -1,0 +1,66 @@
+package miniostatictokes_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	ex "github.com/cutover/cutover/examples/minioexamples"
+	"github.com/cutover/cutover/internal/cli"
+)
+
+// rehearse: `cutover rehearse --times 3` on the real servers runs the plan
+// to its point of no return (resume.s3), rolls it back on purpose, three
+// times, and prints the downtime's spread and the verdict; MinIO is back on
+// its static key each time. A window shorter than the downtime measured
+// fails the verdict with exit 1. The state directory is left in r.rehearsed
+// for the report.
+func (r *rig) rehearse(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.hcl")
+	if err := os.WriteFile(path, ex.ReadFile(t, "plan.hcl"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := r.planVars("backup_overwrite", "true")
+	args := append(append([]string{"rehearse", "--times", "3"}, vars.Flags()...), path)
+	code, stdout, stderr := ex.Cutover(args...)
+	t.Logf("cutover rehearse --times 3: exit %d\n%s%s", code, stdout, stderr)
+	if code != cli.ExitOK {
+		t.Fatalf("cutover rehearse --times 3 exited %d, want 0", code)
+	}
+	for _, want := range []string{
+		`== rehearsal 3 of 3`,
+		`rolling back: rehearsal: rolled back on purpose after resume.s3 \(the point of no return\)`,
+		`ok    phase 1 undo    env.kms`,
+		`ok    phase 4 cleanup migrate_keys.to_kes`,
+		`downtime \(drain.s3 to resume.s3\): median [0-9.]+s, [0-9.]+s to [0-9.]+s \(spread [0-9.]+m?s\) over 3 rehearsals`,
+		`rollback \(from after resume.s3\): median [0-9.]+s, .* over 3 rehearsals`,
+		`verdict: fits: window 30m0s, margin 5m0s: worst downtime [0-9.]+s \+ worst rollback [0-9.]+s = [0-9.]+s, `,
+	} {
+		if !regexp.MustCompile(want).MatchString(stdout) {
+			t.Errorf("cutover rehearse printed no line matching %q", want)
+		}
+	}
+	if n := strings.Count(stdout, "rolling back: rehearsal"); n != 3 {
+		t.Errorf("%d rollbacks, want 3", n)
+	}
+	for _, secret := range []string{r.kes.APIKey, r.minio.SecretKey} {
+		if strings.Contains(stdout+stderr, secret) {
+			t.Error("cutover rehearse printed a secret")
+		}
+	}
+	r.onStaticKey(t)
+	r.rehearsed = filepath.Join(dir, ".cutover", "minio-static-to-kes")
+
+	t.Run("a window shorter than the downtime fails the verdict", func(t *testing.T) {
+		args := append(append([]string{"rehearse"}, r.planVars("backup_overwrite", "true", "window", "1s", "margin", "0s").Flags()...), path)
+		code, stdout, stderr := ex.Cutover(args...)
+		if code != cli.ExitFailed || !strings.Contains(stdout, "verdict: DOES NOT FIT: window 1s") ||
+			!strings.Contains(stderr, "cutover: error: the rehearsals do not fit in the window: over by") {
+			t.Fatalf("cutover rehearse with window 1s: exit %d, want %d and the verdict DOES NOT FIT\n%s%s", code, cli.ExitFailed, stdout, stderr)
+		}
+		r.onStaticKey(t)
+	})
+}
