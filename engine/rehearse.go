@@ -31,7 +31,7 @@ func Rehearse(ctx context.Context, p *plan.Plan, opts Options) Result {
 
 func (e *execution) refuseRehearsal() Result {
 	return Result{Outcome: Failed, State: e.st,
-		Err: fmt.Errorf("rehearsal refused, nothing was changed: %w: run %s is %s", ErrRehearsalState, e.st.RunID, e.st.Phase),
+		Err:  fmt.Errorf("rehearsal refused, nothing was changed: %w: run %s is %s", ErrRehearsalState, e.st.RunID, e.st.Phase),
 		Next: e.cmd("status", "what that run did") + "\n" + e.cmd("rehearse", "a state directory of the rehearsals' own", "--state", "DIR")}
 }
 
