@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	ex "github.com/cutover/cutover/examples/minioexamples"
+	ex "github.com/cutover/cutover/internal/testing/minioexamples"
 	"github.com/cutover/cutover/internal/cli"
 )
 
