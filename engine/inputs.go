@@ -9,7 +9,6 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/plan"
-	"github.com/cutover/cutover/rollback"
 )
 
 // ErrMissingInputs means a rollback was given fewer inputs than its
@@ -26,7 +25,7 @@ func (e *execution) checkRollbackInputs() error {
 	if len(missing) == 0 {
 		return nil
 	}
-	actions := rollback.Actions(e.plan, e.st)
+	actions := rollbackActions(e.plan, e.st)
 	if e.st.Rollback != nil {
 		actions = e.st.Rollback.Actions
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/plan"
-	"github.com/cutover/cutover/rollback"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -57,7 +56,7 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 }
 
 func (e *execution) refuseDataLoss(ctx context.Context) Result {
-	after := rollback.StepsAfterPointOfNoReturn(e.plan, e.st)
+	after := stepsAfterPointOfNoReturn(e.plan, e.st)
 	msg := fmt.Sprintf("run %s is past the point of no return (%s): data written since then under the new configuration would become unreadable after a rollback", e.st.RunID, e.plan.PointOfNoReturn)
 	if len(after) > 0 {
 		msg += "; steps since then: " + strings.Join(after, ", ")
@@ -66,7 +65,7 @@ func (e *execution) refuseDataLoss(ctx context.Context) Result {
 		msg += "; " + atRisk
 	}
 	e.emit(event.Event{Type: event.Notice, Status: "refused", Message: msg})
-	return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("%w: %s", rollback.ErrPastPointOfNoReturn, msg),
+	return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("%w: %s", ErrPastPointOfNoReturn, msg),
 		Next: e.cmd("rollback", "only if losing that data is acceptable", "--accept-data-loss")}
 }
 
@@ -84,10 +83,10 @@ func (e *execution) autoRollback(ctx context.Context, cause error) Result {
 }
 
 func (e *execution) rollback(ctx context.Context, reason string, manual bool) Result {
-	rb := rollback.Begin(e.plan, e.st, reason, manual)
+	rb := beginRollback(e.plan, e.st, reason, manual)
 	e.record() // a rollback goes on from memory when the state cannot be saved
 	e.emit(event.Event{Type: event.RollbackStart, Message: fmt.Sprintf("%s; %s", reason, plural(len(rb.Actions), "compensation"))})
-	err := rollback.Continue(ctx, e.plan, e.st, e, e)
+	err := continueRollback(ctx, e.plan, e.st, e.compensate, e)
 	if err != nil {
 		e.emit(event.Event{Type: event.RollbackEnd, Status: "failed", Message: err.Error()})
 		next := e.cmd("rollback", "after fixing the cause; it continues from the failed compensation")
@@ -100,8 +99,8 @@ func (e *execution) rollback(ctx context.Context, reason string, manual bool) Re
 	return Result{Outcome: Completed, State: e.st, Next: e.cmd("status", "")}
 }
 
-// Run implements rollback.Executor.
-func (e *execution) Run(ctx context.Context, a *checkpoint.RollbackAction, s *plan.Step) error {
+// compensate runs one compensation of a rollback (see continueRollback).
+func (e *execution) compensate(ctx context.Context, a *checkpoint.RollbackAction, s *plan.Step) error {
 	rt := e.runtime(s, true)
 	rt.action = a
 	ctx = command.WithTracker(ctx, rt)
@@ -135,21 +134,20 @@ func (e *execution) undo(ctx context.Context, s *plan.Step, rt *runtime) error {
 	return protect(func() error { return s.Impl.Undo(ctx, rt) })
 }
 
-// Save implements rollback.Recorder. A failure is noted, not returned: a
-// compensation is never stopped by the state directory, and finish writes
-// the state in memory to the fallback file.
-func (e *execution) Save(st *checkpoint.State) error {
+// saveRollback implements actionRecorder. A failure is noted, not
+// returned: a compensation is never stopped by the state directory, and
+// finish writes the state in memory to the fallback file.
+func (e *execution) saveRollback(st *checkpoint.State) {
 	_ = e.noteWrite(e.store.Save(st)) // noted: finish reports it
-	return nil
 }
 
-// ActionStarted implements rollback.Recorder.
-func (e *execution) ActionStarted(a *checkpoint.RollbackAction) {
+// actionStarted implements actionRecorder.
+func (e *execution) actionStarted(a *checkpoint.RollbackAction) {
 	e.emit(event.Event{Type: event.RollbackAction, Step: a.Step, Phase: a.Phase, Op: string(a.Op), Status: "started"})
 }
 
-// ActionFinished implements rollback.Recorder.
-func (e *execution) ActionFinished(a *checkpoint.RollbackAction, took time.Duration, err error) {
+// actionFinished implements actionRecorder.
+func (e *execution) actionFinished(a *checkpoint.RollbackAction, took time.Duration, err error) {
 	ev := event.Event{Type: event.RollbackAction, Step: a.Step, Phase: a.Phase, Op: string(a.Op), Status: "done", Elapsed: took}
 	if err != nil {
 		ev.Status, ev.Message = "failed", err.Error()

@@ -1,4 +1,4 @@
-package rollback_test
+package engine
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/plan"
-	"github.com/cutover/cutover/rollback"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -71,7 +70,7 @@ func TestActionsOrder(t *testing.T) {
 		stepSpec{id: "env.later", kind: steps.KindChange, status: pending},
 		stepSpec{id: "restart.later", kind: steps.KindRedo, status: pending},
 	)
-	got := render(rollback.Actions(p, st))
+	got := render(rollbackActions(p, st))
 	want := []string{
 		// phase 1: changes newest first; a started step may have acted; a
 		// rollback command makes a check a change.
@@ -89,7 +88,7 @@ func TestActionsOrder(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("actions:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	for _, a := range rollback.Actions(p, st) {
+	for _, a := range rollbackActions(p, st) {
 		if a.Status != checkpoint.StatusPending {
 			t.Errorf("new action %s is %s, want pending", a.Step, a.Status)
 		}
@@ -102,7 +101,7 @@ func TestActionsNothingTouched(t *testing.T) {
 		stepSpec{id: "env.e", kind: steps.KindChange, status: skipped},
 		stepSpec{id: "restart.r", kind: steps.KindRedo, status: done}, // no change before it
 	)
-	if got := rollback.Actions(p, st); len(got) != 0 {
+	if got := rollbackActions(p, st); len(got) != 0 {
 		t.Errorf("actions %v, want none", render(got))
 	}
 }
@@ -131,19 +130,16 @@ type fakeRecorder struct {
 	finished []string
 }
 
-func (r *fakeRecorder) Save(st *checkpoint.State) error {
-	r.saves++
-	return nil
-}
+func (r *fakeRecorder) saveRollback(*checkpoint.State) { r.saves++ }
 
-func (r *fakeRecorder) ActionStarted(a *checkpoint.RollbackAction) {
+func (r *fakeRecorder) actionStarted(a *checkpoint.RollbackAction) {
 	if a.Status != checkpoint.StatusStarted || a.StartedAt == nil {
 		r.t.Errorf("action %s reported started with status %s", a.Step, a.Status)
 	}
 	r.started = append(r.started, a.Step)
 }
 
-func (r *fakeRecorder) ActionFinished(a *checkpoint.RollbackAction, _ time.Duration, err error) {
+func (r *fakeRecorder) actionFinished(a *checkpoint.RollbackAction, _ time.Duration, err error) {
 	r.finished = append(r.finished, fmt.Sprintf("%s:%v", a.Step, err))
 }
 
@@ -159,7 +155,7 @@ func threePhaseRun() (*plan.Plan, *checkpoint.State) {
 
 func TestContinueStopsAndResumes(t *testing.T) {
 	p, st := threePhaseRun()
-	rb := rollback.Begin(p, st, "health check failed", false)
+	rb := beginRollback(p, st, "health check failed", false)
 	if st.Phase != checkpoint.PhaseRollingBack || rb != st.Rollback || len(rb.Actions) != 5 {
 		t.Fatalf("Begin: phase %s, %d actions", st.Phase, len(rb.Actions))
 	}
@@ -167,8 +163,8 @@ func TestContinueStopsAndResumes(t *testing.T) {
 	ex := &fakeExec{fail: map[string]error{"env.switch": cause}}
 	rec := &fakeRecorder{t: t}
 
-	err := rollback.Continue(context.Background(), p, st, ex, rec)
-	var ae *rollback.ActionError
+	err := continueRollback(context.Background(), p, st, ex.Run, rec)
+	var ae *CompensationError
 	if !errors.As(err, &ae) || !errors.Is(err, cause) || ae.Action.Step != "env.switch" || ae.Action.Phase != 1 {
 		t.Fatalf("Continue: %v, want an ActionError for phase 1 env.switch wrapping the cause", err)
 	}
@@ -199,7 +195,7 @@ func TestContinueStopsAndResumes(t *testing.T) {
 	// The cause is fixed: a second Continue retries env.switch and goes on.
 	delete(ex.fail, "env.switch")
 	ex.ran = nil
-	if err := rollback.Continue(context.Background(), p, st, ex, rec); err != nil {
+	if err := continueRollback(context.Background(), p, st, ex.Run, rec); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"undo env.switch", "redo restart.app", "redo health_check.ready", "release drain.work"}; !reflect.DeepEqual(ex.ran, want) {
@@ -221,11 +217,11 @@ func TestContinueStopsAndResumes(t *testing.T) {
 
 	// A finished rollback is not redone, and Begin keeps its record.
 	ex.ran = nil
-	rb = rollback.Begin(p, st, "again", true)
+	rb = beginRollback(p, st, "again", true)
 	if rb.Reason != "health check failed" || rb.Manual {
 		t.Errorf("Begin replaced the recorded rollback: %+v", rb)
 	}
-	if err := rollback.Continue(context.Background(), p, st, ex, rec); err != nil {
+	if err := continueRollback(context.Background(), p, st, ex.Run, rec); err != nil {
 		t.Fatal(err)
 	}
 	if len(ex.ran) != 0 {
@@ -242,9 +238,9 @@ func TestContinueMasksSecrets(t *testing.T) {
 	p, st := threePhaseRun()
 	p.Secrets = &secret.Set{}
 	p.Secrets.Add("s3cr3t-token-value")
-	rollback.Begin(p, st, "r", false)
+	beginRollback(p, st, "r", false)
 	ex := &fakeExec{fail: map[string]error{"exec.migrate": errors.New("command curl -H s3cr3t-token-value exited with status 7")}}
-	if err := rollback.Continue(context.Background(), p, st, ex, &fakeRecorder{t: t}); err == nil {
+	if err := continueRollback(context.Background(), p, st, ex.Run, &fakeRecorder{t: t}); err == nil {
 		t.Fatal("Continue succeeded")
 	}
 	for what, text := range map[string]string{"action error": st.Rollback.Actions[0].Error, "state error": st.Error} {
@@ -256,10 +252,10 @@ func TestContinueMasksSecrets(t *testing.T) {
 
 func TestContinueStepRemovedFromPlan(t *testing.T) {
 	p, st := threePhaseRun()
-	rollback.Begin(p, st, "r", true)
+	beginRollback(p, st, "r", true)
 	p.Steps = p.Steps[:1] // only drain.work is left
 	ex := &fakeExec{}
-	err := rollback.Continue(context.Background(), p, st, ex, &fakeRecorder{t: t})
+	err := continueRollback(context.Background(), p, st, ex.Run, &fakeRecorder{t: t})
 	if err == nil || !strings.Contains(err.Error(), "exec.migrate is not in the plan any more") {
 		t.Errorf("Continue with a step missing from the plan: %v", err)
 	}
@@ -276,11 +272,11 @@ func TestStepsAfterPointOfNoReturn(t *testing.T) {
 		stepSpec{id: "exec.never", kind: steps.KindChange, status: pending},
 	)
 	p.PointOfNoReturn = "resume.work"
-	if got, want := rollback.StepsAfterPointOfNoReturn(p, st), []string{"resume.work", "exec.report"}; !reflect.DeepEqual(got, want) {
+	if got, want := stepsAfterPointOfNoReturn(p, st), []string{"resume.work", "exec.report"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("steps after the point of no return %v, want %v", got, want)
 	}
 	p.PointOfNoReturn = ""
-	if got := rollback.StepsAfterPointOfNoReturn(p, st); got != nil {
+	if got := stepsAfterPointOfNoReturn(p, st); got != nil {
 		t.Errorf("without a point of no return: %v", got)
 	}
 }
