@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin
 GOTESTFLAGS ?= -count=1 -timeout 45m
 
-.PHONY: all build tools test unit vet fuzz demo bench clean
+.PHONY: all build tools test unit vet fuzz demo bench reference clean
 
 all: build
 
@@ -42,6 +42,10 @@ demo:
 
 bench:
 	go run ./bench $(BENCHFLAGS)
+
+## reference: regenerate docs/reference.md from the registered schemas (doc tags next to the code).
+reference:
+	$(GO) run ./internal/tools/genreference
 
 clean:
 	rm -rf $(BIN)/cutover

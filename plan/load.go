@@ -15,7 +15,6 @@ import (
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/internal/secret"
-	"github.com/cutover/cutover/providers"
 )
 
 // Options are the inputs of Load besides the plan file.
@@ -68,19 +67,6 @@ func (p *parser) parse(path string, src []byte) (*hcl.File, hcl.Diagnostics) {
 		return p.hp.ParseJSON(src, path)
 	}
 	return p.hp.ParseHCL(src, path)
-}
-
-func topSchema() *hcl.BodySchema {
-	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
-		{Type: "cutover", LabelNames: []string{"name"}},
-		{Type: "variable", LabelNames: []string{"name"}},
-		{Type: "locals"},
-		{Type: "step", LabelNames: []string{"type", "name"}},
-	}}
-	for _, k := range providers.Kinds {
-		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k.Name, LabelNames: []string{"name"}})
-	}
-	return s
 }
 
 // Load reads, decodes and checks the plan at path. The returned Plan is never

@@ -12,11 +12,13 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 )
 
+// cutoverBlock is the body of the `cutover "<name>"` block; its tags are
+// its entry in docs/reference.md.
 type cutoverBlock struct {
-	Window          hcl.Expression `hcl:"window,optional"`
-	Margin          hcl.Expression `hcl:"margin,optional"`
-	PointOfNoReturn hcl.Expression `hcl:"point_of_no_return,optional"`
-	Description     string         `hcl:"description,optional"`
+	Window          hcl.Expression `hcl:"window,optional" type:"duration" default:"no limit" doc:"The maintenance window, such as \"30m\", counted from the first downtime step (drain, restart). Before each step the run checks that the rest, plus the rollback it may need, still fits, and preflight refuses a window shorter than the plan's own estimate (--ignore-window turns both off)."`
+	Margin          hcl.Expression `hcl:"margin,optional" type:"duration" default:"0" doc:"The part of the window a rehearsal's verdict keeps free for the unexpected: the worst measured downtime plus the worst rollback must fit in window - margin. Shorter than the window."`
+	PointOfNoReturn hcl.Expression `hcl:"point_of_no_return,optional" type:"reference to step.<type>.<name>" default:"none" doc:"The step after which a failure no longer rolls back automatically (data written since then under the new configuration would become unreadable); cutover rollback then needs --accept-data-loss."`
+	Description     string         `hcl:"description,optional" doc:"Free text shown by plan and status."`
 }
 
 // decodeCutover reads the single `cutover "<name>"` block; without one the

@@ -15,19 +15,25 @@ import (
 	"github.com/cutover/cutover/steps"
 )
 
-// commonStepSchema holds the attributes every step accepts; the rest of a
-// step's body belongs to its type.
-var commonStepSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "description"}, {Name: "timeout"}, {Name: "retries"}, {Name: "retry_interval"}, {Name: "when"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "rollback"}},
+// commonStep holds the attributes every step accepts (decodeCommon reads
+// them through commonStepSchema, the schema these fields imply); the rest
+// of a step's body belongs to its type. The tags are docs/reference.md's.
+type commonStep struct {
+	Description   hcl.Expression `hcl:"description,optional" type:"string" doc:"Free text shown by plan, run and status."`
+	Timeout       hcl.Expression `hcl:"timeout,optional" type:"duration" default:"none (health_check: 2m; drain: 5m for its wait)" doc:"How long one attempt may take, such as \"90s\"; the attempt is then cancelled and fails."`
+	Retries       hcl.Expression `hcl:"retries,optional" type:"number" default:"0" doc:"How many times a failed attempt is tried again."`
+	RetryInterval hcl.Expression `hcl:"retry_interval,optional" type:"duration" default:"\"5s\"" doc:"The time between attempts."`
+	When          hcl.Expression `hcl:"when,optional" type:"bool" default:"true" doc:"A condition evaluated just before the step runs (it may read earlier steps' status and outputs); false skips the step."`
+	Rollback      *rollbackBlock `hcl:"rollback,block" doc:"Replaces the step type's own compensation in a rollback."`
 }
 
+var commonStepSchema = hcldecode.ImpliedSchema(&commonStep{})
+
+// rollbackBlock is a step's `rollback {}` block.
 type rollbackBlock struct {
-	Command []string          `hcl:"command,optional"`
-	Env     map[string]string `hcl:"env,optional"`
-	Skip    bool              `hcl:"skip,optional"`
+	Command []string          `hcl:"command,optional" doc:"A command (argv, no shell) run instead of the step type's compensation; arguments from sensitive values are masked when shown."`
+	Env     map[string]string `hcl:"env,optional" doc:"Variables set for command over the environment it inherits (which holds none of the plan's inputs)."`
+	Skip    bool              `hcl:"skip,optional" default:"false" doc:"Leave the step out of the rollback altogether."`
 }
 
 // stepObject is what step.<type>.<name> evaluates to at load time. Status

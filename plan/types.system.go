@@ -8,11 +8,18 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/internal/suggest"
 	"github.com/cutover/cutover/providers"
 )
 
-var typeAttrSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "type", Required: true}}}
+// systemType is the attribute a typed system block (kms) chooses its
+// backend with; the rest of its body is the backend's.
+type systemType struct {
+	Type string `hcl:"type" doc:"The backend; one of the types listed below."`
+}
+
+var typeAttrSchema = hcldecode.ImpliedSchema(&systemType{})
 
 // declareSystems makes kms.<name> and minio.<name> referable before any block
 // body is decoded: each is an object {kind, name, type}.

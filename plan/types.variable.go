@@ -19,14 +19,27 @@ import (
 // CUTOVER_VAR_kes_api_key sets var.kes_api_key.
 const EnvVarPrefix = "CUTOVER_VAR_"
 
-var variableSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "type"}, {Name: "default"}, {Name: "sensitive"}, {Name: "description"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "validation"}},
+// variableBlock is the body of a `variable "<name>"` block: decodeVariable
+// reads it through the schema implied by these fields, and their tags are
+// its entry in docs/reference.md.
+type variableBlock struct {
+	Type        hcl.Expression    `hcl:"type,optional" type:"type constraint" default:"any" doc:"A Terraform-style type constraint: string, number, bool, list(string), map(string), object({...})..."`
+	Default     hcl.Expression    `hcl:"default,optional" type:"any" doc:"The value when none is given; without it the variable is required (by plan and run; validate leaves it unknown)."`
+	Sensitive   hcl.Expression    `hcl:"sensitive,optional" type:"bool" default:"false" doc:"Whether the value is a secret: masked in every output, log, state file and audit line, and never passed to a command's environment unless the plan says so."`
+	Description hcl.Expression    `hcl:"description,optional" type:"string" doc:"Free text for the plan's reader."`
+	Validation  []validationBlock `hcl:"validation,block" doc:"A condition the value must meet; repeatable."`
 }
 
-var validationSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "condition", Required: true}, {Name: "error_message", Required: true}},
+// validationBlock is a variable's `validation {}` block.
+type validationBlock struct {
+	Condition    hcl.Expression `hcl:"condition" type:"bool expression" doc:"An expression over var.<name> that must be true."`
+	ErrorMessage hcl.Expression `hcl:"error_message" type:"string" doc:"The error shown when the condition is false."`
 }
+
+var (
+	variableSchema   = hcldecode.ImpliedSchema(&variableBlock{})
+	validationSchema = hcldecode.ImpliedSchema(&validationBlock{})
+)
 
 type variableDecl struct {
 	Variable

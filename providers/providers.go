@@ -25,7 +25,11 @@ const (
 var Kinds = []struct {
 	Name  string
 	Typed bool
-}{{KindKMS, true}, {KindMinIO, false}}
+	Doc   string // what a block of this kind declares, for docs/reference.md
+}{
+	{KindKMS, true, "A key store: where encryption keys are read from or copied to. Its `type` chooses the backend; the other attributes are the backend's."},
+	{KindMinIO, false, "A MinIO deployment that steps drain, probe and read objects from."},
+}
 
 // Backend decodes one kind (and, for typed kinds, one type) of system block.
 type Backend struct {
@@ -38,6 +42,10 @@ type Backend struct {
 	// the `type` attribute). The returned value is what steps receive when
 	// they resolve a reference such as kms.local; it must not dial anything.
 	Decode func(name string, body hcl.Body, dc *hcldecode.Context) (any, hcl.Diagnostics)
+	// Config is a pointer to the struct Decode passes to
+	// hcldecode.DecodeBody: its tags are the backend's attributes in
+	// docs/reference.md.
+	Config any
 }
 
 var (

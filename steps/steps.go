@@ -82,7 +82,13 @@ func (k Kind) String() string {
 // Type describes a step type and decodes its blocks.
 type Type struct {
 	Name string
-	Kind Kind
+	// Doc says in one sentence what the step does, for docs/reference.md.
+	Doc string
+	// Config is a pointer to the struct the type's Decode passes to
+	// hcldecode.DecodeBody: its tags (hcl, doc, default, type, sensitive)
+	// are the type's attributes in docs/reference.md.
+	Config any
+	Kind   Kind
 	// Idempotent steps may be re-run after a crash left them started.
 	Idempotent bool
 	// Downtime steps start the maintenance window (drains, restarts).

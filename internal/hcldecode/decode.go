@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/gocty"
@@ -71,9 +70,7 @@ func (c *Context) DecodeBody(body hcl.Body, target any) hcl.Diagnostics {
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		panic(fmt.Sprintf("hcldecode: target must be a pointer to a struct, got %T", target))
 	}
-	schema, _ := gohcl.ImpliedBodySchema(target)
-	requireExpressions(schema, rv.Elem().Type())
-	content, diags := body.Content(schema)
+	content, diags := body.Content(ImpliedSchema(target))
 	diags = append(diags, c.decodeContent(content, rv.Elem())...)
 	return diags
 }
@@ -109,6 +106,9 @@ func (c *Context) decodeContent(content *hcl.BodyContent, sv reflect.Value) hcl.
 		case "attr", "optional":
 			if attr, ok := content.Attributes[name]; ok {
 				diags = append(diags, c.decodeAttr(attr, fv)...)
+				if sensitiveField(st.Field(i)) && c.Secrets != nil && fv.Type() != exprType {
+					recordField(fv, c.Secrets)
+				}
 			}
 		case "block":
 			diags = append(diags, c.decodeBlocks(content.Blocks.OfType(name), fv)...)

@@ -17,6 +17,7 @@ func init() {
 		Type:   Type,
 		Doc:    "AWS KMS keys with imported material, named by alias (material never readable)",
 		Decode: Decode,
+		Config: &block{},
 	})
 }
 
@@ -25,12 +26,12 @@ var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$`)
 
 // block is the body of an aws_kms kms block.
 type block struct {
-	Region       string `hcl:"region,optional"`
-	Endpoint     string `hcl:"endpoint,optional"`
-	AccessKey    string `hcl:"access_key,optional"`
-	SecretKey    string `hcl:"secret_key,optional"`
-	SessionToken string `hcl:"session_token,optional"`
-	AliasPrefix  string `hcl:"alias_prefix,optional"`
+	Region       string `hcl:"region,optional" default:"the SDK's (AWS_REGION, shared config)" doc:"The AWS region, such as \"eu-west-1\"."`
+	Endpoint     string `hcl:"endpoint,optional" default:"AWS's endpoint for the region" doc:"An http:// or https:// endpoint to use instead of AWS's."`
+	AccessKey    string `hcl:"access_key,optional" doc:"An access key ID; without it (and secret_key) the SDK's default credential chain is used (environment, shared files, SSO, IAM role)."`
+	SecretKey    string `hcl:"secret_key,optional" sensitive:"true" doc:"The access key's secret; set with access_key."`
+	SessionToken string `hcl:"session_token,optional" sensitive:"true" doc:"A session token for temporary credentials; only with access_key and secret_key."`
+	AliasPrefix  string `hcl:"alias_prefix,optional" doc:"Put between \"alias/\" and every key name: key N is the alias \"alias/<alias_prefix>N\"."`
 }
 
 // Decode decodes an aws_kms kms block into a *Config. The secret key and

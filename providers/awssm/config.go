@@ -23,18 +23,18 @@ const Type = "aws_secretsmanager"
 
 func init() {
 	providers.Register(providers.Backend{Kind: providers.KindKMS, Type: Type,
-		Doc: "keys as AWS Secrets Manager secrets, laid out as KES's AWS keystore", Decode: Decode})
+		Doc: "keys as AWS Secrets Manager secrets, laid out as KES's AWS keystore", Decode: Decode, Config: &Block{}})
 }
 
 // Block is the body of a `kms "<name>" { type = "aws_secretsmanager" ... }`
 // block.
 type Block struct {
-	Region       string `hcl:"region"`
-	Endpoint     string `hcl:"endpoint,optional"`
-	AccessKey    string `hcl:"access_key,optional"`
-	SecretKey    string `hcl:"secret_key,optional"`
-	SessionToken string `hcl:"session_token,optional"`
-	KMSKey       string `hcl:"kms_key,optional"`
+	Region       string `hcl:"region" doc:"The AWS region, such as \"eu-west-1\"."`
+	Endpoint     string `hcl:"endpoint,optional" default:"AWS's endpoint for the region" doc:"An http:// or https:// endpoint to use instead of AWS's."`
+	AccessKey    string `hcl:"access_key,optional" doc:"An access key ID; without it (and secret_key) the SDK's default credential chain is used (environment, shared files, IAM role)."`
+	SecretKey    string `hcl:"secret_key,optional" sensitive:"true" doc:"The access key's secret; set with access_key."`
+	SessionToken string `hcl:"session_token,optional" sensitive:"true" doc:"A session token for temporary credentials; only with access_key and secret_key."`
+	KMSKey       string `hcl:"kms_key,optional" doc:"The AWS KMS key that encrypts the secrets cutover creates (KES's keystore.aws.secretsmanager.kmskey); AWS's default key without it."`
 }
 
 // Config is a decoded aws_secretsmanager block: a providers.KeyStoreConfig.

@@ -14,13 +14,13 @@ const Type = "fs"
 
 func init() {
 	providers.Register(providers.Backend{Kind: providers.KindKMS, Type: Type,
-		Doc: "a directory with one file per key, as KES's filesystem keystore writes it", Decode: Decode})
+		Doc: "a directory with one file per key, as KES's filesystem keystore writes it", Decode: Decode, Config: &Block{}})
 }
 
 // Block is the body of a `kms "<name>" { type = "fs" ... }` block.
 type Block struct {
 	// Path is the keystore directory (KES's keystore.fs.path).
-	Path string `hcl:"path"`
+	Path string `hcl:"path" doc:"The keystore directory (KES's keystore.fs.path); relative to the plan's directory."`
 }
 
 // Config is a decoded fs block: a providers.KeyStoreConfig.

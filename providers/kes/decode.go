@@ -15,19 +15,20 @@ func init() {
 		Type:   Type,
 		Doc:    "a KES server (keys imported through its API; material never readable)",
 		Decode: Decode,
+		Config: &block{},
 	})
 }
 
 // block is the body of a kes kms block.
 type block struct {
-	Endpoint string `hcl:"endpoint"`
-	APIKey   string `hcl:"api_key,optional"`
-	CertFile string `hcl:"cert_file,optional"`
-	KeyFile  string `hcl:"key_file,optional"`
-	CAFile   string `hcl:"ca_file,optional"`
-	Enclave  string `hcl:"enclave,optional"`
+	Endpoint string `hcl:"endpoint" doc:"KES's URL, such as \"https://kes.internal:7373\"."`
+	APIKey   string `hcl:"api_key,optional" sensitive:"true" doc:"A KES API key (\"kes:v1:...\", from kes identity new); set this, or cert_file and key_file."`
+	CertFile string `hcl:"cert_file,optional" doc:"A client certificate (PEM) for mTLS, with key_file; relative to the plan's directory."`
+	KeyFile  string `hcl:"key_file,optional" doc:"The client certificate's private key (PEM); relative to the plan's directory."`
+	CAFile   string `hcl:"ca_file,optional" doc:"PEM file of CAs to trust for KES's certificate; relative to the plan's directory."`
+	Enclave  string `hcl:"enclave,optional" doc:"The KES enclave (KES versions that have them)."`
 	// Keystore names the kms block of the store KES keeps its keys in.
-	Keystore hcl.Expression `hcl:"keystore,optional"`
+	Keystore hcl.Expression `hcl:"keystore,optional" type:"reference to kms.<name>" doc:"The kms block of the store this KES keeps its keys in (fs, vault, aws_secretsmanager; never another KES): a key a migration writes into that store counts as a key this KES serves, e.g. when an env step checks MinIO's default key before switching MinIO to this KES."`
 }
 
 // Decode decodes a kes kms block into a *Config. Problems are diagnostics

@@ -12,16 +12,17 @@ func init() {
 		Kind:   providers.KindMinIO,
 		Doc:    "a MinIO deployment (admin API to freeze and probe, S3 API to read objects)",
 		Decode: Decode,
+		Config: &block{},
 	})
 }
 
 // block is the body of a minio block.
 type block struct {
-	Endpoint  string `hcl:"endpoint"`
-	AccessKey string `hcl:"access_key"`
-	SecretKey string `hcl:"secret_key"`
-	CAFile    string `hcl:"ca_file,optional"`
-	Region    string `hcl:"region,optional"`
+	Endpoint  string `hcl:"endpoint" doc:"MinIO's URL, http:// or https://, such as \"https://minio.internal:9000\"."`
+	AccessKey string `hcl:"access_key" doc:"An access key with admin rights (freeze, service status, KMS status) and read access to the objects validated."`
+	SecretKey string `hcl:"secret_key" sensitive:"true" doc:"The access key's secret."`
+	CAFile    string `hcl:"ca_file,optional" doc:"PEM file of CAs to trust for an https endpoint; relative to the plan's directory."`
+	Region    string `hcl:"region,optional" doc:"The S3 region to sign requests for, when the deployment sets one."`
 }
 
 // Decode decodes a minio block into a *Config, contacting nothing.

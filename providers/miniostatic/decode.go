@@ -15,14 +15,15 @@ func init() {
 		Type:   Type,
 		Doc:    "MinIO's static key MINIO_KMS_SECRET_KEY (one readable key; read-only)",
 		Decode: Decode,
+		Config: &block{},
 	})
 }
 
 // block is the body of a minio_static kms block.
 type block struct {
-	SecretKey     string `hcl:"secret_key,optional"`
-	SecretKeyFile string `hcl:"secret_key_file,optional"`
-	EnvFile       string `hcl:"env_file,optional"`
+	SecretKey     string `hcl:"secret_key,optional" sensitive:"true" doc:"The static key itself, \"<name>:<base64 of 32 bytes>\" as in MINIO_KMS_SECRET_KEY. Set exactly one of secret_key, secret_key_file and env_file."`
+	SecretKeyFile string `hcl:"secret_key_file,optional" doc:"A file holding the static key (MINIO_KMS_SECRET_KEY_FILE); relative to the plan's directory."`
+	EnvFile       string `hcl:"env_file,optional" doc:"MinIO's environment file (/etc/default/minio), from which the key is read; relative to the plan's directory."`
 }
 
 // sources are the attributes that name where the key is, in the order

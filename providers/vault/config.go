@@ -25,26 +25,26 @@ const (
 
 func init() {
 	providers.Register(providers.Backend{Kind: providers.KindKMS, Type: Type,
-		Doc: "keys in a HashiCorp Vault KV v1 or v2 engine, laid out as KES's vault keystore", Decode: Decode})
+		Doc: "keys in a HashiCorp Vault KV v1 or v2 engine, laid out as KES's vault keystore", Decode: Decode, Config: &Block{}})
 }
 
 // Block is the body of a `kms "<name>" { type = "vault" ... }` block.
 type Block struct {
-	Endpoint  string        `hcl:"endpoint"`
-	Engine    string        `hcl:"engine,optional"`
-	Version   string        `hcl:"version,optional"`
-	Prefix    string        `hcl:"prefix,optional"`
-	Namespace string        `hcl:"namespace,optional"`
-	CAFile    string        `hcl:"ca_file,optional"`
-	Token     string        `hcl:"token,optional"`
-	AppRole   *AppRoleBlock `hcl:"approle,block"`
+	Endpoint  string        `hcl:"endpoint" doc:"Vault's URL, such as \"https://vault.internal:8200\"."`
+	Engine    string        `hcl:"engine,optional" default:"\"kv\"" doc:"The KV engine's mount path (KES's keystore.vault.engine)."`
+	Version   string        `hcl:"version,optional" default:"\"v1\"" doc:"The KV engine's version, \"v1\" or \"v2\"."`
+	Prefix    string        `hcl:"prefix,optional" doc:"The path under the engine where keys live (KES's keystore.vault.prefix)."`
+	Namespace string        `hcl:"namespace,optional" doc:"The Vault Enterprise namespace."`
+	CAFile    string        `hcl:"ca_file,optional" doc:"PEM file of CAs to trust for an https endpoint; relative to the plan's directory."`
+	Token     string        `hcl:"token,optional" sensitive:"true" doc:"A Vault token; set this or an approle block."`
+	AppRole   *AppRoleBlock `hcl:"approle,block" doc:"Log in with AppRole instead of a token."`
 }
 
 // AppRoleBlock is the approle { } block.
 type AppRoleBlock struct {
-	Engine string `hcl:"engine,optional"`
-	ID     string `hcl:"id"`
-	Secret string `hcl:"secret"`
+	Engine string `hcl:"engine,optional" default:"\"approle\"" doc:"The AppRole auth method's mount path."`
+	ID     string `hcl:"id" sensitive:"true" doc:"The role ID."`
+	Secret string `hcl:"secret" sensitive:"true" doc:"The secret ID."`
 }
 
 // AppRole is how the store logs in when it has no static token.

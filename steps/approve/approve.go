@@ -18,13 +18,13 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "approve", Kind: steps.KindNone, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "approve", Doc: "A manual gate: passes when the operator answers yes, when cutover runs with --yes, or when a flag file appears.", Config: &Config{}, Kind: steps.KindNone, Idempotent: true, Decode: decode})
 }
 
 // Config is the body of an approve step.
 type Config struct {
-	Message string `hcl:"message,optional"`
-	File    string `hcl:"file,optional"`
+	Message string `hcl:"message,optional" default:"\"continue?\"" doc:"The question asked at the terminal."`
+	File    string `hcl:"file,optional" doc:"A flag file whose appearance approves (so a second person can approve from elsewhere); the step then asks nothing at the terminal. Relative to the plan's directory."`
 }
 
 // Step is a manual gate.

@@ -29,18 +29,18 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "backup_keys", Kind: steps.KindNone, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "backup_keys", Doc: "Exports every key matching a pattern into one age-encrypted file with a manifest of names and SHA-256 checksums, then decrypts it and checks every key against the source. The backup stays after a rollback.", Config: &Config{}, Kind: steps.KindNone, Idempotent: true, Decode: decode})
 }
 
 // Config is the body of a backup_keys step.
 type Config struct {
-	From         hcl.Expression `hcl:"from"`
-	Pattern      string         `hcl:"pattern,optional"`
-	To           string         `hcl:"to"`
-	Recipients   []string       `hcl:"recipients,optional"`
-	Passphrase   string         `hcl:"passphrase,optional"`
-	IdentityFile string         `hcl:"identity_file,optional"`
-	Overwrite    bool           `hcl:"overwrite,optional"`
+	From         hcl.Expression `hcl:"from" type:"reference to kms.<name>" doc:"The key store to back up."`
+	Pattern      string         `hcl:"pattern,optional" default:"\"*\"" doc:"Which key names to back up: a glob (* and ? wildcards)."`
+	To           string         `hcl:"to" doc:"The backup file; relative to the plan's directory. Written under a temporary name and renamed into place."`
+	Recipients   []string       `hcl:"recipients,optional" doc:"age public keys (age1...) to encrypt to; set this or passphrase."`
+	Passphrase   string         `hcl:"passphrase,optional" sensitive:"true" doc:"An age passphrase to encrypt with (from a sensitive variable); set this or recipients."`
+	IdentityFile string         `hcl:"identity_file,optional" doc:"An age identity file to verify the backup with; without it cutover adds a one-time identity as an extra recipient and forgets it after the check."`
+	Overwrite    bool           `hcl:"overwrite,optional" default:"false" doc:"Whether an existing file at to may be replaced; otherwise the plan refuses it."`
 }
 
 // Step backs up keys.

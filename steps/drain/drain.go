@@ -32,7 +32,7 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "drain", Kind: steps.KindDrain, Idempotent: true, Downtime: true, Decode: decode})
+	steps.Register(steps.Type{Name: "drain", Doc: "Stops new work before keys change, in one of three modes: HTTP (pause_url, resume_url), MinIO (minio: freeze S3 traffic) or command (pause_command, resume_command). Starts the maintenance window; a resume step or the rollback releases it.", Config: &Config{}, Kind: steps.KindDrain, Idempotent: true, Downtime: true, Decode: decode})
 }
 
 // DefaultTimeout bounds the wait for in-flight work (HTTP), the freeze call
@@ -43,23 +43,23 @@ const DefaultTimeout = 5 * time.Minute
 // Config is the body of a drain step: the HTTP attributes, MinIO, or the
 // command attributes.
 type Config struct {
-	PauseURL      string            `hcl:"pause_url,optional"`      // HTTP: called by Apply
-	ResumeURL     string            `hcl:"resume_url,optional"`     // HTTP: called by Release
-	InflightURL   string            `hcl:"inflight_url,optional"`   // HTTP: polled until it reports 0
-	InflightField string            `hcl:"inflight_field,optional"` // HTTP: dotted JSON field of the count (default "inflight")
-	Method        string            `hcl:"method,optional"`         // HTTP: of the pause and resume calls (default POST)
-	Headers       map[string]string `hcl:"headers,optional"`        // HTTP: sent with every call
-	PollInterval  string            `hcl:"poll_interval,optional"`  // HTTP and command: between in-flight reads (default 500ms)
-	CAFile        string            `hcl:"ca_file,optional"`        // HTTP: PEM CAs for https
+	PauseURL      string            `hcl:"pause_url,optional" doc:"HTTP mode: called to stop new work."`
+	ResumeURL     string            `hcl:"resume_url,optional" doc:"HTTP mode: called to release the drain."`
+	InflightURL   string            `hcl:"inflight_url,optional" doc:"HTTP mode: polled until the in-flight count it answers is 0."`
+	InflightField string            `hcl:"inflight_field,optional" default:"\"inflight\"" doc:"HTTP mode: the dotted JSON field of inflight_url's answer holding the count."`
+	Method        string            `hcl:"method,optional" default:"\"POST\"" doc:"HTTP mode: the method of the pause and resume calls."`
+	Headers       map[string]string `hcl:"headers,optional" doc:"HTTP mode: headers sent with every call."`
+	PollInterval  string            `hcl:"poll_interval,optional" type:"duration" default:"\"500ms\"" doc:"HTTP and command modes: the time between in-flight reads."`
+	CAFile        string            `hcl:"ca_file,optional" doc:"HTTP mode: PEM file of CAs to trust for https URLs; relative to the plan's directory."`
 	// MinIO is a reference to a minio block: the MinIO mode.
-	MinIO hcl.Expression `hcl:"minio,optional"`
+	MinIO hcl.Expression `hcl:"minio,optional" type:"reference to minio.<name>" doc:"MinIO mode: the deployment whose S3 traffic is frozen (held, not refused) until the drain is released. A restart of MinIO ends the freeze; cutover re-applies it."`
 	// The command mode: argv lists, run without a shell.
-	PauseCommand    []string `hcl:"pause_command,optional"`    // command: run by Apply
-	ResumeCommand   []string `hcl:"resume_command,optional"`   // command: run by Release
-	InflightCommand []string `hcl:"inflight_command,optional"` // command: prints the in-flight count, run until it prints 0
+	PauseCommand    []string `hcl:"pause_command,optional" doc:"Command mode: the command (argv, no shell) that stops new work."`
+	ResumeCommand   []string `hcl:"resume_command,optional" doc:"Command mode: the command that releases the drain."`
+	InflightCommand []string `hcl:"inflight_command,optional" doc:"Command mode: a command that prints the in-flight count; run until it prints 0."`
 	// Env is set for the three commands over the environment they inherit
 	// (which holds none of the plan's inputs: see command.ChildEnv).
-	Env map[string]string `hcl:"env,optional"`
+	Env map[string]string `hcl:"env,optional" doc:"Command mode: variables set for the three commands over the environment they inherit (which holds none of the plan's inputs)."`
 }
 
 // httpAttrs are the attributes of the HTTP mode, in the order diagnostics

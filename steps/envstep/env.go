@@ -25,21 +25,21 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "env", Kind: steps.KindChange, Idempotent: true, UndoFromRecord: true, Decode: decode})
+	steps.Register(steps.Type{Name: "env", Doc: "Sets, unsets and comments out variables in one or many env files (one per node), atomically, checking the files are identical before and after; the compensation restores them byte for byte.", Config: &Config{}, Kind: steps.KindChange, Idempotent: true, UndoFromRecord: true, Decode: decode})
 }
 
 // Config is the body of an env step.
 type Config struct {
-	Files   []string       `hcl:"files"`
-	Set     hcl.Expression `hcl:"set,optional"`
-	Unset   []string       `hcl:"unset,optional"`
-	Comment []string       `hcl:"comment,optional"`
+	Files   []string       `hcl:"files" doc:"The env files, one per node (systemd EnvironmentFile syntax); relative to the plan's directory."`
+	Set     hcl.Expression `hcl:"set,optional" type:"map(string)" doc:"Variables to set, name = value. A value from a sensitive input is shown as (sensitive) in diffs; a value holding NUL, a newline or a carriage return is refused."`
+	Unset   []string       `hcl:"unset,optional" doc:"Variables to remove."`
+	Comment []string       `hcl:"comment,optional" doc:"Variables to comment out (kept in the file, inactive)."`
 	// RequireIdentical, default true, refuses to change files that differ
 	// before the change and checks they are identical after it.
-	RequireIdentical *bool `hcl:"require_identical,optional"`
+	RequireIdentical *bool `hcl:"require_identical,optional" default:"true" doc:"Whether files that differ before the change are refused, and checked identical after it."`
 	// MinIO names the deployment whose env files these are; required when
 	// the step changes a MINIO_KMS_* variable.
-	MinIO hcl.Expression `hcl:"minio,optional"`
+	MinIO hcl.Expression `hcl:"minio,optional" type:"reference to minio.<name>" doc:"The deployment whose env files these are; required when the step changes a MINIO_KMS_* variable, so cutover checks MinIO's default key at the new KMS before any downtime."`
 }
 
 // Step edits env files.

@@ -17,14 +17,14 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "exec", Kind: steps.KindChange, Decode: decode})
+	steps.Register(steps.Type{Name: "exec", Doc: "Runs any command (argv, no shell). Its compensation is the step's rollback { command }; without one there is nothing to undo, and a run interrupted during it asks the operator.", Config: &Config{}, Kind: steps.KindChange, Decode: decode})
 }
 
 // Config is the body of an exec step.
 type Config struct {
-	Command []string          `hcl:"command"`
-	Env     map[string]string `hcl:"env,optional"`
-	Dir     string            `hcl:"dir,optional"`
+	Command []string          `hcl:"command" doc:"The program and its arguments, run without a shell, such as [\"systemctl\", \"reload\", \"app\"]. Arguments from sensitive values are masked wherever the command line is shown."`
+	Env     map[string]string `hcl:"env,optional" doc:"Variables set for the command over the environment it inherits (which holds none of the plan's inputs); the way to pass a sensitive value to a command."`
+	Dir     string            `hcl:"dir,optional" default:"the plan's directory" doc:"The working directory; relative to the plan's directory."`
 }
 
 // Step runs Config.Command.

@@ -33,7 +33,7 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "health_check", Kind: steps.KindRedo, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "health_check", Doc: "Polls an HTTP endpoint, or a MinIO deployment's readiness (which exercises its KMS), until it passes or the step's timeout (default 2m) ends. Runs again in a rollback.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Decode: decode})
 }
 
 // DefaultTimeout bounds a health check whose step sets no timeout.
@@ -42,19 +42,19 @@ const DefaultTimeout = 2 * time.Minute
 // Config is the body of a health_check step: url and its options, or
 // minio and kms_key.
 type Config struct {
-	URL          string            `hcl:"url,optional"`           // url mode: the endpoint
-	Method       string            `hcl:"method,optional"`        // url mode: default GET
-	Headers      map[string]string `hcl:"headers,optional"`       // url mode: sent with each request
-	ExpectStatus int               `hcl:"expect_status,optional"` // url mode: default 200
-	BodyContains string            `hcl:"body_contains,optional"` // url mode: a string the body must contain
-	BodyMatches  string            `hcl:"body_matches,optional"`  // url mode: a regular expression the body must match
-	Interval     string            `hcl:"interval,optional"`      // both modes: between attempts (default 1s)
-	CAFile       string            `hcl:"ca_file,optional"`       // url mode: PEM CAs for https
+	URL          string            `hcl:"url,optional" doc:"The endpoint polled (url mode); set this or minio."`
+	Method       string            `hcl:"method,optional" default:"\"GET\"" doc:"The HTTP method (url mode)."`
+	Headers      map[string]string `hcl:"headers,optional" doc:"Headers sent with each request (url mode)."`
+	ExpectStatus int               `hcl:"expect_status,optional" default:"200" doc:"The status that passes (url mode)."`
+	BodyContains string            `hcl:"body_contains,optional" doc:"A string the response body must contain (url mode)."`
+	BodyMatches  string            `hcl:"body_matches,optional" doc:"A regular expression (Go syntax) the response body must match (url mode)."`
+	Interval     string            `hcl:"interval,optional" type:"duration" default:"\"1s\"" doc:"The time between attempts (both modes)."`
+	CAFile       string            `hcl:"ca_file,optional" doc:"PEM file of CAs to trust for an https url; relative to the plan's directory."`
 	// MinIO is a reference to a minio block: the MinIO readiness mode.
-	MinIO hcl.Expression `hcl:"minio,optional"`
+	MinIO hcl.Expression `hcl:"minio,optional" type:"reference to minio.<name>" doc:"A MinIO deployment whose readiness is polled (minio mode); set this or url."`
 	// KMSKey, in the MinIO mode, is a KMS key name that must also pass
 	// MinIO's key status check.
-	KMSKey string `hcl:"kms_key,optional"`
+	KMSKey string `hcl:"kms_key,optional" doc:"A KMS key name that must also pass MinIO's key status check (minio mode)."`
 }
 
 // Step polls an endpoint, or a MinIO deployment's readiness.

@@ -20,17 +20,17 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "kms_check", Kind: steps.KindNone, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "kms_check", Doc: "Proves before any downtime that a key on a key store exists, is enabled and works with the configured credentials (an encrypt/decrypt round trip); its plan does the same check.", Config: &Config{}, Kind: steps.KindNone, Idempotent: true, Decode: decode})
 }
 
 // Config is the body of a kms_check step.
 type Config struct {
-	KMS hcl.Expression `hcl:"kms"`
-	Key string         `hcl:"key"`
+	KMS hcl.Expression `hcl:"kms" type:"reference to kms.<name>" doc:"The key store to check."`
+	Key string         `hcl:"key" doc:"The key: a name, or for AWS KMS any key ID, ARN or alias."`
 	// After names an earlier migrate_keys step that copies the key into the
 	// store: before the run, a key missing from the store passes the
 	// preflight if that step will create it.
-	After hcl.Expression `hcl:"after,optional"`
+	After hcl.Expression `hcl:"after,optional" type:"reference to step.migrate_keys.<name>" doc:"An earlier migrate_keys step that copies the key into the store: before the run, a key not there yet passes the preflight if that step will copy it."`
 }
 
 // Creator is what `after` must refer to: a step that copies keys into a store.

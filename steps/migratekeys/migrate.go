@@ -29,7 +29,7 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "migrate_keys", Kind: steps.KindChange, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "migrate_keys", Doc: "Copies every key matching a pattern from one key store to another, concurrently, verifying each key after it is written, with a journal so a resumed run skips what is done. It never deletes before it creates.", Config: &Config{}, Kind: steps.KindChange, Idempotent: true, Decode: decode})
 }
 
 // Conflict policies.
@@ -41,14 +41,14 @@ const (
 
 // Config is the body of a migrate_keys step.
 type Config struct {
-	From        hcl.Expression `hcl:"from"`
-	To          hcl.Expression `hcl:"to"`
-	Pattern     string         `hcl:"pattern,optional"`
-	OnConflict  string         `hcl:"on_conflict,optional"`
-	Concurrency int            `hcl:"concurrency,optional"`
+	From        hcl.Expression `hcl:"from" type:"reference to kms.<name>" doc:"The source key store."`
+	To          hcl.Expression `hcl:"to" type:"reference to kms.<name>" doc:"The target key store; another block than from."`
+	Pattern     string         `hcl:"pattern,optional" default:"\"*\"" doc:"Which key names to copy: a glob (* and ? wildcards), as KES matches names."`
+	OnConflict  string         `hcl:"on_conflict,optional" default:"\"fail\"" doc:"What a name already at the target does: \"fail\" (the step fails, the key is not touched), \"verify\" (identical material is skipped, different material fails) or \"overwrite\" (an atomic replace, refused for stores that cannot replace atomically)."`
+	Concurrency int            `hcl:"concurrency,optional" default:"16" doc:"Keys copied at once, 1 to 256."`
 	// DeleteCreatedOnRollback makes the compensation delete the keys this run
 	// created at the target (never keys that were there before).
-	DeleteCreatedOnRollback bool `hcl:"delete_created_on_rollback,optional"`
+	DeleteCreatedOnRollback bool `hcl:"delete_created_on_rollback,optional" default:"false" doc:"Whether a rollback deletes the keys this run created at the target (never keys that were there before), in the rollback's cleanup phase."`
 }
 
 // Step migrates keys.

@@ -20,14 +20,14 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "restart", Kind: steps.KindRedo, Idempotent: true, Downtime: true, Decode: decode})
+	steps.Register(steps.Type{Name: "restart", Doc: "Restarts a service with a supervisor command (systemctl, a script). Starts the maintenance window, and runs again in a rollback so the service comes back on its old configuration.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Downtime: true, Decode: decode})
 }
 
 // Config is the body of a restart step.
 type Config struct {
-	Command []string          `hcl:"command"`
-	Env     map[string]string `hcl:"env,optional"`
-	Dir     string            `hcl:"dir,optional"`
+	Command []string          `hcl:"command" doc:"The restart command (argv, no shell), such as [\"systemctl\", \"restart\", \"minio\"]. MinIO's own admin restart keeps the old environment, and plan flags it."`
+	Env     map[string]string `hcl:"env,optional" doc:"Variables set for the command over the environment it inherits."`
+	Dir     string            `hcl:"dir,optional" default:"the plan's directory" doc:"The working directory; relative to the plan's directory."`
 }
 
 // Step restarts a service.

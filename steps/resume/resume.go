@@ -18,17 +18,17 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "resume", Kind: steps.KindNone, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "resume", Doc: "Releases a drain before the end of the plan, so traffic comes back on the new configuration; usually the point of no return.", Config: &Config{}, Kind: steps.KindNone, Idempotent: true, Decode: decode})
 }
 
 // Config is the body of a resume step.
 type Config struct {
-	Drain hcl.Expression `hcl:"drain"`
+	Drain hcl.Expression `hcl:"drain" type:"reference to step.drain.<name>" doc:"The drain step to release; it must come earlier in the plan."`
 	// DataAtRiskURL, if set, answers a JSON array naming the data written
 	// since traffic resumed (strings, or objects with an "id"): what a
 	// rollback after this point would make unreadable.
-	DataAtRiskURL string `hcl:"data_at_risk_url,optional"`
-	CAFile        string `hcl:"ca_file,optional"`
+	DataAtRiskURL string `hcl:"data_at_risk_url,optional" doc:"A URL answering a JSON array that names the data written since traffic resumed (strings, or objects with an \"id\"); a rollback past this step lists it as data at risk."`
+	CAFile        string `hcl:"ca_file,optional" doc:"PEM file of CAs to trust for an https data_at_risk_url; relative to the plan's directory."`
 }
 
 // Step releases a drain.

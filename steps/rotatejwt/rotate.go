@@ -44,17 +44,17 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "rotate_jwt", Kind: steps.KindChange, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "rotate_jwt", Doc: "Generates a new ECDSA signing key and makes the JWT key list \"new,old\" in env files and optionally a Vault KV v2 secret; the compensation restores the previous list exactly.", Config: &Config{}, Kind: steps.KindChange, Idempotent: true, Decode: decode})
 }
 
 // Config is the body of a rotate_jwt step.
 type Config struct {
-	Files    []string    `hcl:"files"`
-	Variable string      `hcl:"variable,optional"`
-	Keep     *int        `hcl:"keep,optional"`
-	Encoding string      `hcl:"encoding,optional"` // one of Encodings; "" infers it
-	Curve    string      `hcl:"curve,optional"`    // one of Curves; "" infers it
-	Vault    *VaultBlock `hcl:"vault,block"`
+	Files    []string    `hcl:"files" doc:"The env files holding the key list, one per node; they must be identical. May be empty when a vault block is set."`
+	Variable string      `hcl:"variable,optional" default:"\"JWT_ECDSA_KEY\"" doc:"The variable holding the comma-separated key list."`
+	Keep     *int        `hcl:"keep,optional" default:"1" doc:"How many previous keys stay after the new one, 0 to 10, so tokens signed before the cutover still verify."`
+	Encoding string      `hcl:"encoding,optional" default:"the list's first entry's (\"base64_der\" for an empty list)" doc:"How the new key is written: \"base64_der\" (base64 of PKCS#8 DER), \"pem\" or \"base64_pem\"."` // one of Encodings; "" infers it
+	Curve    string      `hcl:"curve,optional" default:"the list's first entry's (\"P-256\" for an empty list)" doc:"The new key's curve: \"P-256\", \"P-384\" or \"P-521\"."`                                               // one of Curves; "" infers it
+	Vault    *VaultBlock `hcl:"vault,block" doc:"A Vault KV v2 secret that holds the list too; the compensation restores its previous value (or deletes it if the step created it)."`
 }
 
 // Step rotates a JWT signing key list.

@@ -17,12 +17,12 @@ import (
 // VaultBlock is the optional `vault {}` block: a KV v2 secret that holds the
 // list too.
 type VaultBlock struct {
-	Address string `hcl:"address"`
-	Token   string `hcl:"token"`
-	Mount   string `hcl:"mount,optional"`
-	Path    string `hcl:"path"`
-	Field   string `hcl:"field,optional"`
-	CAFile  string `hcl:"ca_file,optional"`
+	Address string `hcl:"address" doc:"Vault's URL, such as \"https://vault.internal:8200\"."`
+	Token   string `hcl:"token" sensitive:"true" doc:"A Vault token that can read and write the secret."`
+	Mount   string `hcl:"mount,optional" default:"\"secret\"" doc:"The KV v2 engine's mount path."`
+	Path    string `hcl:"path" doc:"The secret's path under the mount."`
+	Field   string `hcl:"field,optional" default:"the step's variable" doc:"The secret's field that holds the list."`
+	CAFile  string `hcl:"ca_file,optional" doc:"PEM file of CAs to trust for an https address; relative to the plan's directory."`
 }
 
 type vaultTarget struct {

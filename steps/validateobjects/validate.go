@@ -77,7 +77,7 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "validate_objects", Kind: steps.KindRedo, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "validate_objects", Doc: "Proves that MinIO can decrypt its objects by reading the first bytes of each encrypted object (a ranged GET, what mc head does; a HEAD proves nothing). Logs per bucket what was read, skipped and failed.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Decode: decode})
 }
 
 // Defaults and limits of the step's attributes.
@@ -94,12 +94,12 @@ const (
 
 // Config is the body of a validate_objects step.
 type Config struct {
-	MinIO       hcl.Expression `hcl:"minio"`                // minio.<name>: the deployment
-	Buckets     []string       `hcl:"buckets"`              // listed in this order
-	Prefix      string         `hcl:"prefix,optional"`      // only objects under it
-	Sample      hcl.Expression `hcl:"sample,optional"`      // a number of objects, or SampleAll (default DefaultSample)
-	Bytes       int            `hcl:"bytes,optional"`       // read from each object's start (default DefaultBytes)
-	Concurrency int            `hcl:"concurrency,optional"` // reads at once (default DefaultConcurrency)
+	MinIO       hcl.Expression `hcl:"minio" type:"reference to minio.<name>" doc:"The deployment whose objects are read."`
+	Buckets     []string       `hcl:"buckets" doc:"The buckets listed, in this order."`
+	Prefix      string         `hcl:"prefix,optional" doc:"Only objects under this prefix."`
+	Sample      hcl.Expression `hcl:"sample,optional" type:"number or \"all\"" default:"1000" doc:"How many encrypted objects to read, or \"all\" for every one."`
+	Bytes       int            `hcl:"bytes,optional" default:"64" doc:"Bytes read from the start of each object, up to 1 MiB."`
+	Concurrency int            `hcl:"concurrency,optional" default:"16" doc:"Reads at once, up to 256."`
 }
 
 // Step reads encrypted objects of a MinIO deployment.

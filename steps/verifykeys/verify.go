@@ -22,15 +22,15 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "verify_keys", Kind: steps.KindNone, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "verify_keys", Doc: "Proves that a target key store holds every key of a source: compares the counts, then checks each key with the strongest proof the target allows (bytes, a sealed ciphertext, or a round trip). Changes nothing.", Config: &Config{}, Kind: steps.KindNone, Idempotent: true, Decode: decode})
 }
 
 // Config is the body of a verify_keys step.
 type Config struct {
-	From        hcl.Expression `hcl:"from"`
-	To          hcl.Expression `hcl:"to"`
-	Pattern     string         `hcl:"pattern,optional"`
-	Concurrency int            `hcl:"concurrency,optional"`
+	From        hcl.Expression `hcl:"from" type:"reference to kms.<name>" doc:"The key store whose keys must all be at the target."`
+	To          hcl.Expression `hcl:"to" type:"reference to kms.<name>" doc:"The key store checked."`
+	Pattern     string         `hcl:"pattern,optional" default:"\"*\"" doc:"Which key names to check: a glob (* and ? wildcards)."`
+	Concurrency int            `hcl:"concurrency,optional" default:"16" doc:"Keys checked at once."`
 }
 
 // Step verifies keys.
