@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # system-packages.sh installs the Debian packages the test suite runs for
-# real (not Go modules): OpenSSH's sshd for the fleet tests, Chromium for
-# the HTML report's browser test, iproute2 for the network namespaces.
+# real (not Go modules): OpenSSH's sshd, ssh and ssh-keygen for the fleet
+# tests, Chromium for the HTML report's browser test, iproute2, unshare,
+# nsenter and mount for the fleet's network and mount namespaces.
 #
 # Usage: bash scripts/system-packages.sh
 #
@@ -15,13 +16,18 @@ set -euo pipefail
 need=(
 	"openssh-server:/usr/sbin/sshd"
 	"openssh-client:/usr/bin/ssh-keygen"
+	"openssh-client:/usr/bin/ssh"
 	"iproute2:/usr/sbin/ip"
+	"util-linux:/usr/bin/unshare"
+	"util-linux:/usr/bin/nsenter"
+	"mount:/usr/bin/mount"
 	"chromium:/usr/bin/chromium"
 )
 
 missing=()
 for pair in "${need[@]}"; do
-	[ -e "${pair#*:}" ] || missing+=("${pair%%:*}")
+	pkg="${pair%%:*}"
+	[ -e "${pair#*:}" ] || [[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "system-packages: all present"

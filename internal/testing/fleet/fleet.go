@@ -51,6 +51,8 @@ type Fleet struct {
 	minio     string // the minio binary, with MinIO
 	closeOnce sync.Once
 	closeErr  error
+	mu        sync.Mutex
+	relays    []*relay // see Expose
 }
 
 // Start starts a fleet for t (see New) and closes it when t ends;
@@ -167,6 +169,11 @@ func (f *Fleet) Node(name string) *Node {
 func (f *Fleet) Close() error {
 	f.closeOnce.Do(func() {
 		var errs []error
+		f.mu.Lock()
+		for _, r := range f.relays {
+			errs = append(errs, r.close())
+		}
+		f.mu.Unlock()
 		for _, n := range f.Nodes {
 			errs = append(errs, n.stop()...)
 		}
