@@ -109,22 +109,25 @@ func newApp(stdin io.Reader, con *console) *cli.App {
 		},
 	}
 	for _, c := range app.Commands {
-		setUsage(c)
+		setUsage(c, c.Name)
 	}
+	app.CustomAppHelpTemplate = cli.AppHelpTemplate + examplesText(examples[""])
 	return app
 }
 
 // setUsage makes every command report its usage errors the cutover way
 // (error, hint, exit 2) instead of urfave/cli's "Incorrect Usage" and a help
-// page on stdout, and hides the "help" subcommand urfave/cli would add.
-func setUsage(c *cli.Command) {
+// page on stdout, hides the "help" subcommand urfave/cli would add, and
+// adds the EXAMPLES of the command at path ("keys restore") to its help.
+func setUsage(c *cli.Command, path string) {
 	c.OnUsageError = usageError
 	c.HideHelpCommand = true
+	setExamples(c, path)
 	if len(c.Subcommands) > 0 && c.Action == nil {
 		c.Action = unknownCommand
 	}
 	for _, sub := range c.Subcommands {
-		setUsage(sub)
+		setUsage(sub, path+" "+sub.Name)
 	}
 }
 
@@ -142,15 +145,24 @@ func usageError(c *cli.Context, err error, _ bool) error {
 // unknownCommand is the action of cutover and of a command with
 // subcommands: without arguments it shows the help, with `help [COMMAND]`
 // that command's help, and anything else is an unknown command (exit 2).
+// showHelp prints the help of the command c runs: the app's (with its
+// examples) at the top level, a command group's below it.
+func showHelp(c *cli.Context) error {
+	if len(c.Lineage()) <= 2 { // the app's context and its root command's
+		return cli.ShowAppHelp(c)
+	}
+	return cli.ShowSubcommandHelp(c)
+}
+
 func unknownCommand(c *cli.Context) error {
 	if !c.Args().Present() {
-		return cli.ShowSubcommandHelp(c)
+		return showHelp(c)
 	}
 	name, parent := c.Args().First(), commandName(c)
 	if name == "help" {
 		topic := c.Args().Get(1)
 		if topic == "" {
-			return cli.ShowSubcommandHelp(c)
+			return showHelp(c)
 		}
 		if c.Command.Command(topic) != nil {
 			return cli.ShowCommandHelp(c, topic)
