@@ -42,9 +42,11 @@ func (f *Fleet) Expose(addr string) error {
 }
 
 // listenInNetns opens a TCP listener on addr inside the named network
-// namespace. The socket is made on an OS thread moved into that
-// namespace; the thread is never unlocked, so the Go runtime ends it
-// with the goroutine and no other goroutine ever runs in the namespace.
+// namespace: the socket is made on an OS thread moved into that
+// namespace for the call and moved back after. The thread must not end:
+// processes this package started from it have Pdeathsig set, which the
+// kernel fires when the thread that forked them exits. So if it cannot
+// be moved back, it stays locked to a goroutine that never returns.
 func listenInNetns(netns, addr string) (net.Listener, error) {
 	type result struct {
 		ln  net.Listener
@@ -52,22 +54,38 @@ func listenInNetns(netns, addr string) (net.Listener, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // deliberately never unlocked
-		fd, err := unix.Open("/run/netns/"+netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			ch <- result{err: &os.PathError{Op: "open", Path: "/run/netns/" + netns, Err: err}}
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("own network namespace: %w", err)}
 			return
 		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("setns %s: %w", netns, err)}
-			return
+		defer unix.Close(home)
+		ln, err := listenThere(netns, addr)
+		if rerr := unix.Setns(home, unix.CLONE_NEWNET); rerr != nil {
+			ch <- result{ln, err}
+			select {} // this thread is in the node's namespace for good
 		}
-		ln, err := net.Listen("tcp", addr)
+		runtime.UnlockOSThread()
 		ch <- result{ln, err}
 	}()
 	r := <-ch
 	return r.ln, r.err
+}
+
+// listenThere moves the calling (locked) thread into netns and listens
+// on addr there.
+func listenThere(netns, addr string) (net.Listener, error) {
+	fd, err := unix.Open("/run/netns/"+netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: "/run/netns/" + netns, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return nil, fmt.Errorf("setns %s: %w", netns, err)
+	}
+	return net.Listen("tcp", addr)
 }
 
 // serve relays every accepted connection until the listener closes.
