@@ -1,0 +1,59 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cutover/cutover/internal/command"
+	"github.com/cutover/cutover/internal/envfile"
+)
+
+// Local is the operator's own machine.
+type Local struct{}
+
+// Name returns "local".
+func (Local) Name() string { return "local" }
+
+// Check has nothing to verify.
+func (Local) Check(context.Context) (string, error) { return "local", nil }
+
+// ReadFile reads path (envfile.ReadFileMeta).
+func (Local) ReadFile(_ context.Context, path string) ([]byte, envfile.Meta, error) {
+	return envfile.ReadFileMeta(path)
+}
+
+// Writable checks the file exists, is regular, and that it and its
+// directory are writable by this process.
+func (Local) Writable(_ context.Context, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	for _, p := range []string{path, filepath.Dir(path)} {
+		if err := access(p); err != nil {
+			return fmt.Errorf("%s is not writable: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Replace writes atomically (envfile.WriteAtomic).
+func (Local) Replace(_ context.Context, path string, data []byte, perm os.FileMode) error {
+	return envfile.WriteAtomic(path, data, perm)
+}
+
+// Restore writes atomically with exactly meta (envfile.WriteAtomicMeta).
+func (Local) Restore(_ context.Context, path string, data []byte, meta envfile.Meta) error {
+	return envfile.WriteAtomicMeta(path, data, meta)
+}
+
+// Run runs the command through internal/command (own process group, masked
+// output).
+func (Local) Run(ctx context.Context, c Command) error {
+	return command.Run(ctx, command.Spec{Argv: c.Argv, Secret: c.Secret, Env: command.EnvList(c.Env), Dir: c.Dir, Output: c.Output, Secrets: c.Secrets})
+}
