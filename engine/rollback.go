@@ -116,13 +116,20 @@ func (e *execution) compensate(ctx context.Context, a *checkpoint.RollbackAction
 			return fmt.Errorf("step %s has no cleanup", s.ID)
 		}
 		return protect(func() error { return c.Cleanup(ctx, rt) })
-	case s.Rollback != nil && len(s.Rollback.Command) > 0:
+	case s.Rollback != nil && len(s.Rollback.Command) > 0 && !runsOwnRollback(s):
 		return command.Run(ctx, command.Spec{Argv: s.Rollback.Command, Secret: s.Rollback.Secret, Env: command.EnvList(s.Rollback.Env), Dir: e.plan.Dir, Output: rt.Output(), Secrets: e.plan.Secrets})
 	default:
 		err := e.undo(ctx, s, rt)
 		e.noteConflict(a, err)
 		return err
 	}
+}
+
+// runsOwnRollback reports whether the step runs its rollback command
+// itself (a step on hosts runs it on each node).
+func runsOwnRollback(s *plan.Step) bool {
+	rc, ok := s.Impl.(steps.RollbackCommander)
+	return ok && rc.RunsRollbackCommand()
 }
 
 func (e *execution) undo(ctx context.Context, s *plan.Step, rt *runtime) error {

@@ -34,6 +34,10 @@ var Blocks = []TopBlock{
 		Doc: "An input, read as var.<name>. Values: default < CUTOVER_VAR_<name> < -var-file (in order) < -var (in order), as in Terraform."},
 	{Name: "locals",
 		Doc: "Named expressions, read as local.<name>: any attributes, evaluated in dependency order (a cycle is an error). Several locals blocks may be given."},
+	{Name: "host", Labels: []string{"name"}, Config: &hostBlock{},
+		Doc: "A machine reached over SSH, referred to as host.<name> (name, address, port, user) in a step's on. A plan without hosts runs everything on the operator's machine."},
+	{Name: "group", Labels: []string{"name"}, Config: &groupBlock{},
+		Doc: "A named list of hosts, referred to as group.<name> in a step's on."},
 	{Name: "step", Labels: []string{"type", "name"}, Config: &commonStep{}, Steps: true,
 		Doc: "One runbook step, run in file order and referred to as step.<type>.<name> (id, type, name, status, outputs). The attributes below are common to every step type; the rest of the body is the type's."},
 }

@@ -107,6 +107,7 @@ type loader struct {
 	// stepIndex maps step IDs to their position, filled before decoding.
 	stepIndex map[string]int
 	systems   map[string]cty.Value // kind -> object of name -> object
+	groups    map[string][]string  // group name -> host names
 }
 
 func (l *loader) load() hcl.Diagnostics {
@@ -119,6 +120,7 @@ func (l *loader) load() hcl.Diagnostics {
 	diags = append(diags, l.declareSystems()...)
 	diags = append(diags, l.declareSteps()...)
 	diags = append(diags, l.loadLocals()...)
+	diags = append(diags, l.decodeHosts()...)
 	diags = append(diags, l.decodeSystems()...)
 	diags = append(diags, l.decodeCutover()...)
 	diags = append(diags, l.decodeSteps()...)
@@ -183,6 +185,7 @@ func (l *loader) decodeContext() *hcldecode.Context {
 		Validating: l.opts.Validating,
 		Systems:    l.systemsOf,
 		Earlier:    l.earlierSteps,
+		Hosts:      l.allHosts,
 	}
 }
 

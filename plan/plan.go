@@ -23,6 +23,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/internal/transport/sshtransport"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -45,6 +46,10 @@ type Plan struct {
 	Steps           []*Step
 	// Systems are the decoded system blocks by reference ("kms.local").
 	Systems map[string]any
+	// Hosts are the `host` blocks by name, HostOrder their names in file
+	// order; empty for a plan that runs on the operator's machine only.
+	Hosts     map[string]*sshtransport.Host
+	HostOrder []string
 	// Files are the parsed sources, for printing diagnostics with snippets.
 	Files map[string]*hcl.File
 	// Hash is the SHA-256 of the plan file's bytes.
@@ -79,6 +84,9 @@ type Step struct {
 	When hcl.Expression
 	// Rollback overrides the step's compensation.
 	Rollback *RollbackOverride
+	// On lists the hosts the step runs on (`on`), in order; empty: the
+	// operator's machine.
+	On []string
 	// Vars are the variables the step's block refers to, directly or
 	// through locals and system blocks (AllVariables: unknown, so all).
 	Vars      []string

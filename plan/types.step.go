@@ -25,9 +25,16 @@ type commonStep struct {
 	RetryInterval hcl.Expression `hcl:"retry_interval,optional" type:"duration" default:"\"5s\"" doc:"The time between attempts."`
 	When          hcl.Expression `hcl:"when,optional" type:"bool" default:"true" doc:"A condition evaluated just before the step runs (it may read earlier steps' status and outputs); false skips the step."`
 	Rollback      *rollbackBlock `hcl:"rollback,block" doc:"Replaces the step type's own compensation in a rollback."`
+	On            hcl.Expression `hcl:"on,optional" type:"host or group reference, or a list of them" default:"none: the operator's machine" doc:"The hosts the step runs on: host.<name>, group.<name> or a list such as [host.a, group.web]. env edits every host's file as one set; exec, restart and health_check run once per host with node (name, address, port, user) bound to it. Other step types refuse it."`
+	Batch         hcl.Expression `hcl:"batch,optional" type:"number" default:"all hosts at once" doc:"With on, for exec, restart and health_check: how many hosts run at once; the next batch starts when every host of this one (and its gate) passed. A failure stops the roll."`
+	Gate          *gateBlock     `hcl:"gate,block" doc:"With on, for exec, restart and health_check: a health_check body (url, expect_status... or minio) checked on each host of a batch before the next batch starts; node is bound to that host."`
 }
 
 var commonStepSchema = hcldecode.ImpliedSchema(&commonStep{})
+
+// gateBlock is a step's `gate {}` block: its body is a health_check
+// step's (decoded per host by decodeEach), so it lists no attribute here.
+type gateBlock struct{}
 
 // rollbackBlock is a step's `rollback {}` block.
 type rollbackBlock struct {
@@ -106,7 +113,7 @@ func (l *loader) decodeStep(b *hcl.Block) (*Step, hcl.Diagnostics) {
 	content, remain, diags := b.Body.PartialContent(commonStepSchema)
 	diags = append(diags, l.laterStepRefs(b.Body, s.ID)...)
 	diags = append(diags, l.decodeCommon(s, content)...)
-	impl, d := info.Decode(remain, l.decodeContext())
+	impl, d := l.decodeOn(s, content, remain)
 	diags = append(diags, d...)
 	s.Impl = impl
 	if diags.HasErrors() {

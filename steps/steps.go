@@ -97,11 +97,32 @@ type Type struct {
 	// digests, saved bytes), not from their configuration: a rollback needs
 	// none of their inputs.
 	UndoFromRecord bool
+	// Hosts says whether and how the step type runs on the plan's hosts
+	// (`on = ...`).
+	Hosts HostMode
 	// Decode builds a step from its block body (common attributes such as
 	// timeout and when are removed before). It reports every problem as a
 	// diagnostic with a source range.
 	Decode func(body hcl.Body, dc *hcldecode.Context) (Step, hcl.Diagnostics)
 }
+
+// HostMode says how a step type takes part in `on = host.x | group.y`.
+type HostMode int
+
+// Host modes.
+const (
+	// HostsNone: the step runs on the operator's machine only; `on` is an
+	// error.
+	HostsNone HostMode = iota
+	// HostsInDecode: the type's decoder reaches the hosts itself
+	// (hcldecode.Context.On), as env does to edit every node's file as one
+	// set.
+	HostsInDecode
+	// HostsEach: the plan decodes the step once per host (with `node`
+	// bound to it) and runs the instances per node (package onhosts), all
+	// at once or in batches.
+	HostsEach
+)
 
 var (
 	regMu    sync.RWMutex
@@ -229,6 +250,13 @@ func Retry(ctx context.Context, deadline time.Time, interval time.Duration, fn f
 		case <-time.After(interval):
 		}
 	}
+}
+
+// RollbackCommander is implemented by steps that run their `rollback {
+// command }` themselves (on each host they ran on) in their Undo, instead
+// of the engine running it once on the operator's machine.
+type RollbackCommander interface {
+	RunsRollbackCommand() bool
 }
 
 // Asker is implemented by steps that may ask the operator through

@@ -1,5 +1,7 @@
 // Package envedit changes a set of env files — one per node — as one unit,
-// for the steps that edit them (env, rotate_jwt). It checks the files are
+// for the steps that edit them (env, rotate_jwt). The files are on the
+// operator's machine, or, with Nodes, each path on every node through its
+// transport (read and written in parallel). It checks the files are
 // identical (SHA-256) before and after the change, saves each file's
 // original bytes as undo data before writing anything (0600 in the state
 // directory, never printed), computes the new content from those originals
@@ -8,13 +10,17 @@
 package envedit
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -24,6 +30,12 @@ type Edit func(f *envfile.File)
 // Files is a set of env files edited together.
 type Files struct {
 	Paths []string
+	// Nodes are the hosts each path is edited on, in order; empty: the
+	// operator's machine. On nodes the paths are absolute paths there.
+	Nodes []transport.Transport
+	// Hosts finds a node by the name an undo record gives (a rollback of
+	// a plan whose step no longer lists it); nil: Nodes only.
+	Hosts func() map[string]transport.Transport
 	// Identical, when true, refuses files that differ before the change and
 	// checks they are identical after it.
 	Identical bool
@@ -47,6 +59,8 @@ type Undo struct {
 // after the step. A step that computes new content on a re-run (rotate_jwt:
 // a new key) may have written earlier versions too: EarlierAfter.
 type FileUndo struct {
+	// Host is the node's name; "" for the operator's machine.
+	Host         string      `json:"host,omitempty"`
 	Path         string      `json:"path"`
 	Mode         os.FileMode `json:"mode"`
 	UID          *int        `json:"uid,omitempty"`
@@ -54,6 +68,10 @@ type FileUndo struct {
 	Before       string      `json:"before_sha256"`
 	After        string      `json:"after_sha256"`
 	EarlierAfter []string    `json:"earlier_after_sha256,omitempty"`
+	// NotWritten is set when the step's write failed before the new file
+	// was in place (transport.ErrNotWritten) and no earlier attempt wrote
+	// it: the file was never changed, and a rollback need not reach it.
+	NotWritten bool `json:"not_written,omitempty"`
 }
 
 // meta is the recorded mode and owner.
@@ -70,15 +88,79 @@ func (f FileUndo) wrote(digest string) bool {
 	return digest == f.After || slices.Contains(f.EarlierAfter, digest)
 }
 
+// loc is one file: a path on a node.
+type loc struct {
+	node transport.Transport
+	host string // "" for the operator's machine
+	path string
+}
+
+func (l loc) String() string {
+	if l.host == "" {
+		return l.path
+	}
+	return l.host + ":" + l.path
+}
+
+// locs lists the files: each path on each node, node by node.
+func (fs *Files) locs() []loc {
+	if len(fs.Nodes) == 0 {
+		out := make([]loc, len(fs.Paths))
+		for i, p := range fs.Paths {
+			out[i] = loc{node: transport.Local{}, path: p}
+		}
+		return out
+	}
+	var out []loc
+	for _, n := range fs.Nodes {
+		for _, p := range fs.Paths {
+			out = append(out, loc{node: n, host: n.Name(), path: p})
+		}
+	}
+	return out
+}
+
+// remote reports whether the files are on nodes.
+func (fs *Files) remote() bool { return len(fs.Nodes) > 0 }
+
+// each runs fn for every file: one after another on the operator's
+// machine, all at once on nodes. It returns the errors, joined.
+func (fs *Files) each(locs []loc, fn func(i int, l loc) error) error {
+	errs := make([]error, len(locs))
+	if !fs.remote() {
+		for i, l := range locs {
+			if errs[i] = fn(i, l); errs[i] != nil {
+				return errs[i]
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for i, l := range locs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i, l)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // Read reads every file as it is now.
-func (fs *Files) Read() ([]Content, error) {
-	out := make([]Content, len(fs.Paths))
-	for i, p := range fs.Paths {
-		data, meta, err := envfile.ReadFileMeta(p)
+func (fs *Files) Read(ctx context.Context) ([]Content, error) {
+	locs := fs.locs()
+	out := make([]Content, len(locs))
+	err := fs.each(locs, func(i int, l loc) error {
+		data, meta, err := l.node.ReadFile(ctx, l.path)
 		if err != nil {
-			return nil, fmt.Errorf("read env file: %w", err)
+			return fmt.Errorf("read env file: %w", err)
 		}
 		out[i] = Content{data, meta}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -88,18 +170,19 @@ func (fs *Files) CheckIdentical(contents []Content, when string) error {
 	if !fs.Identical || len(contents) < 2 {
 		return nil
 	}
+	locs := fs.locs()
 	first := envfile.Digest(contents[0].Data)
 	var differ []string
 	for i, c := range contents[1:] {
 		if d := envfile.Digest(c.Data); d != first {
-			differ = append(differ, fmt.Sprintf("%s (sha256 %.12s)", fs.Paths[i+1], d))
+			differ = append(differ, fmt.Sprintf("%s (sha256 %.12s)", locs[i+1], d))
 		}
 	}
 	if len(differ) == 0 {
 		return nil
 	}
 	return fmt.Errorf("env files differ %s: %s (sha256 %.12s) vs %s; make them identical first, or set require_identical = false",
-		when, fs.Paths[0], first, strings.Join(differ, ", "))
+		when, locs[0], first, strings.Join(differ, ", "))
 }
 
 // apply parses a file's original bytes and applies edit to a copy.
@@ -115,16 +198,21 @@ func apply(path string, original []byte, edit Edit) (*envfile.File, *envfile.Fil
 
 // Plan reads the files, checks they are identical, and returns one action
 // per file with its diff (masked values as (sensitive)).
-func (fs *Files) Plan(edit Edit) ([]steps.Action, error) {
-	contents, err := fs.Read()
+func (fs *Files) Plan(ctx context.Context, edit Edit) ([]steps.Action, error) {
+	checks, err := fs.checkNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	contents, err := fs.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := fs.CheckIdentical(contents, "before the change"); err != nil {
 		return nil, err
 	}
-	var actions []steps.Action
-	for i, path := range fs.Paths {
+	actions := checks
+	for i, l := range fs.locs() {
+		path := l.String()
 		old, next, err := apply(path, contents[i].Data, edit)
 		if err != nil {
 			return nil, err
@@ -141,26 +229,63 @@ func (fs *Files) Plan(edit Edit) ([]steps.Action, error) {
 	return actions, nil
 }
 
+// checkNodes connects to every node (host key, clock skew) and checks each
+// file can be replaced there; nothing to do on the operator's machine.
+func (fs *Files) checkNodes(ctx context.Context) ([]steps.Action, error) {
+	if !fs.remote() {
+		return nil, nil
+	}
+	lines := make([]string, len(fs.Nodes))
+	err := fs.each(fs.nodeLocs(), func(i int, l loc) error {
+		line, err := l.node.Check(ctx)
+		if err != nil {
+			return err
+		}
+		lines[i] = line
+		for _, p := range fs.Paths {
+			if err := l.node.Writable(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var out []steps.Action
+	for _, line := range lines {
+		out = append(out, steps.Action{Summary: line})
+	}
+	return out, err
+}
+
+// nodeLocs is one loc per node (no path), for per-node work.
+func (fs *Files) nodeLocs() []loc {
+	out := make([]loc, len(fs.Nodes))
+	for i, n := range fs.Nodes {
+		out[i] = loc{node: n, host: n.Name()}
+	}
+	return out
+}
+
 // Originals returns each file's bytes from before the step first ran: from
 // undo data on a re-run, from disk (checked identical, then saved) on the
 // first run.
-func (fs *Files) Originals(rt steps.Runtime) ([]Content, error) {
+func (fs *Files) Originals(ctx context.Context, rt steps.Runtime) ([]Content, error) {
 	var prev Undo
 	if _, err := rt.LoadUndo(&prev); err != nil {
 		return nil, err
 	}
-	out := make([]Content, len(fs.Paths))
+	locs := fs.locs()
+	out := make([]Content, len(locs))
 	var fresh []Content
-	for i, path := range fs.Paths {
+	for i, l := range locs {
 		if data, ok, err := rt.LoadBlob(blobName(i)); err != nil {
 			return nil, err
 		} else if ok {
-			out[i] = Content{Data: data, Meta: prev.metaOf(i, path)}
+			out[i] = Content{Data: data, Meta: prev.metaOf(ctx, i, l)}
 			continue
 		}
 		if fresh == nil {
 			var err error
-			if fresh, err = fs.Read(); err != nil {
+			if fresh, err = fs.Read(ctx); err != nil {
 				return nil, err
 			}
 			if err := fs.CheckIdentical(fresh, "before the change"); err != nil {
@@ -177,11 +302,11 @@ func (fs *Files) Originals(rt steps.Runtime) ([]Content, error) {
 
 // metaOf is the mode and owner recorded for file i before the step first
 // wrote it, else the file's current ones.
-func (u Undo) metaOf(i int, path string) envfile.Meta {
+func (u Undo) metaOf(ctx context.Context, i int, l loc) envfile.Meta {
 	if i < len(u.Files) {
 		return u.Files[i].meta()
 	}
-	if _, m, err := envfile.ReadFileMeta(path); err == nil {
+	if _, m, err := l.node.ReadFile(ctx, l.path); err == nil {
 		return m
 	}
 	return envfile.Meta{Mode: 0o600}
@@ -211,39 +336,84 @@ func shapeBlobName(i int, digest string) string {
 }
 
 // Write applies edit to each original, records the undo data (absolute
-// path, mode, owner, sha256 before and after, the new bytes as a blob), and
-// writes the files atomically; then it checks what was written. It returns
-// the digest all files share after the change.
-func (fs *Files) Write(rt steps.Runtime, originals []Content, edit Edit) (string, error) {
+// path, node, mode, owner, sha256 before and after, the new bytes' shape as
+// a blob), and writes the files atomically; then it checks what was
+// written. It returns the digest all files share after the change. On the
+// operator's machine each file's record is saved before it is written, one
+// file after another; on nodes every record is saved first, then all
+// files are written at once, and a node whose write failed before its
+// file was replaced is recorded as not written.
+func (fs *Files) Write(ctx context.Context, rt steps.Runtime, originals []Content, edit Edit) (string, error) {
 	var prev Undo
 	if _, err := rt.LoadUndo(&prev); err != nil {
 		return "", err
 	}
 	var undo Undo
-	for i, path := range fs.Paths {
-		abs, err := filepath.Abs(path)
+	locs := fs.locs()
+	data := make([][]byte, len(locs))
+	for i, l := range locs {
+		abs := l.path
+		if !fs.remote() {
+			var err error
+			if abs, err = filepath.Abs(l.path); err != nil {
+				return "", err
+			}
+		}
+		_, next, err := apply(l.String(), originals[i].Data, edit)
 		if err != nil {
 			return "", err
 		}
-		_, next, err := apply(path, originals[i].Data, edit)
-		if err != nil {
-			return "", err
-		}
-		data := next.Bytes()
-		f := fileUndo(abs, originals[i], envfile.Digest(data))
+		data[i] = next.Bytes()
+		f := fileUndo(abs, originals[i], envfile.Digest(data[i]))
+		f.Host = l.host
 		f.EarlierAfter = prev.earlier(i, f.After)
 		undo.Files = append(undo.Files, f)
 		if err := rt.SaveBlob(shapeBlobName(i, f.After), shapeOf(next, fs.Mask, originals[i].Data).encode()); err != nil {
 			return "", err
 		}
+		if fs.remote() {
+			continue
+		}
 		if err := rt.SaveUndo(undo); err != nil {
 			return "", err
 		}
-		if err := envfile.WriteAtomic(abs, data, originals[i].Meta.Mode); err != nil {
-			return "", fmt.Errorf("write %s: %w", path, err)
+		if err := envfile.WriteAtomic(abs, data[i], originals[i].Meta.Mode); err != nil {
+			return "", fmt.Errorf("write %s: %w", l.path, err)
 		}
 	}
-	return undo.Files[0].After, fs.verify(undo)
+	if fs.remote() {
+		if err := fs.writeNodes(ctx, rt, locs, data, originals, prev, &undo); err != nil {
+			return "", err
+		}
+	}
+	return undo.Files[0].After, fs.verify(ctx, undo)
+}
+
+// writeNodes saves the whole record, then writes every node's file at once.
+func (fs *Files) writeNodes(ctx context.Context, rt steps.Runtime, locs []loc, data [][]byte, originals []Content, prev Undo, undo *Undo) error {
+	if err := rt.SaveUndo(*undo); err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	notWritten := false
+	err := fs.each(locs, func(i int, l loc) error {
+		err := l.node.Replace(ctx, l.path, data[i], originals[i].Meta.Mode)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, transport.ErrNotWritten) && (i >= len(prev.Files) || prev.Files[i].NotWritten) {
+			mu.Lock()
+			undo.Files[i].NotWritten, notWritten = true, true
+			mu.Unlock()
+		}
+		return fmt.Errorf("write %s: %w", l, err)
+	})
+	if notWritten {
+		if serr := rt.SaveUndo(*undo); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
+	return err
 }
 
 func fileUndo(abs string, original Content, after string) FileUndo {
@@ -255,14 +425,15 @@ func fileUndo(abs string, original Content, after string) FileUndo {
 	return f
 }
 
-func (fs *Files) verify(undo Undo) error {
-	contents, err := fs.Read()
+func (fs *Files) verify(ctx context.Context, undo Undo) error {
+	contents, err := fs.Read(ctx)
 	if err != nil {
 		return err
 	}
+	locs := fs.locs()
 	for i, c := range contents {
 		if got := envfile.Digest(c.Data); got != undo.Files[i].After {
-			return fmt.Errorf("%s changed under us: sha256 %.12s after writing, expected %.12s", fs.Paths[i], got, undo.Files[i].After)
+			return fmt.Errorf("%s changed under us: sha256 %.12s after writing, expected %.12s", locs[i], got, undo.Files[i].After)
 		}
 	}
 	return fs.CheckIdentical(contents, "after the change")

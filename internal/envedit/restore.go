@@ -1,12 +1,15 @@
 package envedit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	iofs "io/fs"
+	"strings"
 
 	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -15,6 +18,9 @@ type Restored struct {
 	Restored  int // put back to the original bytes, mode and owner
 	Unchanged int // already the original: nothing to do
 	Kept      int // changed since the step; kept as they are (--keep)
+	// Nodes is each node's outcome ("a: restored"), in the order handled;
+	// empty on the operator's machine.
+	Nodes []string
 }
 
 func (r Restored) String() string {
@@ -24,6 +30,9 @@ func (r Restored) String() string {
 	}
 	if r.Kept > 0 {
 		s += fmt.Sprintf(", %d kept as they were (operator's choice)", r.Kept)
+	}
+	if len(r.Nodes) > 0 {
+		s += "; " + strings.Join(r.Nodes, ", ")
 	}
 	return s
 }
@@ -37,7 +46,13 @@ func (r Restored) String() string {
 // or keep it: Restore then returns a *steps.ConflictError naming those
 // files, with a masked diff of what changed since the step, after restoring
 // the others.
-func (fs *Files) Restore(rt steps.Runtime) (Restored, error) {
+//
+// Files on nodes are handled newest first (the reverse of the plan's
+// order); a file recorded as not written is not touched and its node not
+// contacted; a node that cannot be reached does not stop the others: the
+// error names it, and running the compensation again (cutover rollback)
+// finishes it, skipping files already restored.
+func (fs *Files) Restore(ctx context.Context, rt steps.Runtime) (Restored, error) {
 	var res Restored
 	var undo Undo
 	if ok, err := rt.LoadUndo(&undo); err != nil || !ok {
@@ -45,12 +60,24 @@ func (fs *Files) Restore(rt steps.Runtime) (Restored, error) {
 	}
 	conflict := &steps.ConflictError{Step: rt.StepID()}
 	var errs []error
-	for i, f := range undo.Files {
-		c, err := fs.restore(rt, i, f, &res)
+	order := make([]int, len(undo.Files))
+	for i := range order {
+		order[i] = i
+		if undo.Files[0].Host != "" {
+			order[i] = len(order) - 1 - i
+		}
+	}
+	for _, i := range order {
+		f := undo.Files[i]
+		before := res
+		c, err := fs.restore(ctx, rt, i, f, &res)
 		if err != nil {
 			errs = append(errs, err)
 		} else if c != nil {
 			conflict.Files = append(conflict.Files, *c)
+		}
+		if f.Host != "" {
+			res.Nodes = append(res.Nodes, f.Host+": "+outcome(before, res, f, err, c))
 		}
 	}
 	if len(conflict.Files) > 0 {
@@ -59,7 +86,48 @@ func (fs *Files) Restore(rt steps.Runtime) (Restored, error) {
 	return res, errors.Join(errs...)
 }
 
-func (fs *Files) restore(rt steps.Runtime, i int, f FileUndo, res *Restored) (*steps.FileConflict, error) {
+// outcome says what happened to one node's file.
+func outcome(before, after Restored, f FileUndo, err error, c *steps.FileConflict) string {
+	switch {
+	case err != nil && errors.Is(err, transport.ErrUnreachable):
+		return "unreachable, not restored yet"
+	case err != nil:
+		return "restore failed"
+	case c != nil:
+		return "changed since the step (conflict)"
+	case f.NotWritten:
+		return "never written (unchanged)"
+	case after.Restored > before.Restored:
+		return "restored"
+	case after.Kept > before.Kept:
+		return "kept (operator's choice)"
+	}
+	return "unchanged"
+}
+
+// node returns the transport of the node a record names.
+func (fs *Files) node(f FileUndo) (transport.Transport, error) {
+	if f.Host == "" {
+		return transport.Local{}, nil
+	}
+	for _, n := range fs.Nodes {
+		if n.Name() == f.Host {
+			return n, nil
+		}
+	}
+	if fs.Hosts != nil {
+		if n, ok := fs.Hosts()[f.Host]; ok {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("%s:%s: host %s is not declared in the plan any more; declare it again to restore its file", f.Host, f.Path, f.Host)
+}
+
+func (fs *Files) restore(ctx context.Context, rt steps.Runtime, i int, f FileUndo, res *Restored) (*steps.FileConflict, error) {
+	if f.NotWritten {
+		res.Unchanged++
+		return nil, nil
+	}
 	original, ok, err := rt.LoadBlob(blobName(i))
 	if err != nil {
 		return nil, err
@@ -67,10 +135,17 @@ func (fs *Files) restore(rt steps.Runtime, i int, f FileUndo, res *Restored) (*s
 	if !ok {
 		return nil, fmt.Errorf("undo data for %s is missing from the state directory", f.Path)
 	}
+	node, err := fs.node(f)
+	if err != nil {
+		return nil, err
+	}
 	intact := envfile.Digest(original) == f.Before
-	current, _, err := envfile.ReadFileMeta(f.Path)
+	current, _, err := node.ReadFile(ctx, f.Path)
 	gone := errors.Is(err, iofs.ErrNotExist)
 	if err != nil && !gone {
+		if errors.Is(err, transport.ErrUnreachable) {
+			return nil, fmt.Errorf("restore %s:%s: %w; once the host is back, run cutover rollback again (it restores what is left)", f.Host, f.Path, err)
+		}
 		return nil, fmt.Errorf("read %s: %w", f.Path, err)
 	}
 	now := ""
@@ -82,7 +157,7 @@ func (fs *Files) restore(rt steps.Runtime, i int, f FileUndo, res *Restored) (*s
 		res.Unchanged++
 		return nil, nil
 	case intact && f.wrote(now):
-		return nil, fs.put(f, original, res)
+		return nil, fs.put(ctx, node, f, original, res)
 	}
 	switch rt.FileDecision(f.Path) {
 	case steps.ChoiceKeep:
@@ -94,15 +169,15 @@ func (fs *Files) restore(rt steps.Runtime, i int, f FileUndo, res *Restored) (*s
 			return nil, fmt.Errorf("cannot overwrite %s: the saved original does not hash to its recorded before_sha256 %.12s", f.Path, f.Before)
 		}
 		rt.Logf("%s changed since the step wrote it; overwritten with the original (the operator's choice)", f.Path)
-		return nil, fs.put(f, original, res)
+		return nil, fs.put(ctx, node, f, original, res)
 	}
 	return &steps.FileConflict{Path: f.Path, Now: now, After: f.After, CanOverwrite: intact,
 		Diff: fs.sinceStep(rt, i, f, current, gone)}, nil
 }
 
 // put writes the original back with its recorded mode and owner.
-func (fs *Files) put(f FileUndo, original []byte, res *Restored) error {
-	if err := envfile.WriteAtomicMeta(f.Path, original, f.meta()); err != nil {
+func (fs *Files) put(ctx context.Context, node transport.Transport, f FileUndo, original []byte, res *Restored) error {
+	if err := node.Restore(ctx, f.Path, original, f.meta()); err != nil {
 		return fmt.Errorf("restore %s: %w", f.Path, err)
 	}
 	res.Restored++

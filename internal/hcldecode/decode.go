@@ -18,6 +18,7 @@ import (
 	"github.com/zclconf/go-cty/cty/gocty"
 
 	"github.com/cutover/cutover/internal/secret"
+	"github.com/cutover/cutover/internal/transport"
 )
 
 // SensitiveMark is the cty mark carried by values derived from sensitive inputs.
@@ -44,6 +45,12 @@ type Context struct {
 	// Earlier returns the steps decoded before the one being decoded, in
 	// plan order (each a steps.Step); nil when not provided.
 	Earlier func() []EarlierStep
+	// On is the hosts a step runs on (`on = ...`), in order; empty for a
+	// step on the operator's machine. A step decoded per host gets one.
+	On []transport.Transport
+	// Hosts returns every host of the plan by name (a compensation finds
+	// the host its record names there); nil when the plan has none.
+	Hosts func() map[string]transport.Transport
 }
 
 // EarlierStep is a step decoded before the current one.

@@ -44,18 +44,18 @@ func (s *Step) edit(f *envfile.File) {
 func (s *Step) mask(key string) bool { return s.sensitive[key] || envfile.LooksSecret(key) }
 
 func (s *Step) files() *envedit.Files {
-	return &envedit.Files{Paths: s.paths, Identical: s.identical, Mask: s.mask}
+	return &envedit.Files{Paths: s.paths, Nodes: s.nodes, Hosts: s.hosts, Identical: s.identical, Mask: s.mask}
 }
 
 // Plan reads every file, checks they are identical, and shows the diff;
 // for a step that changes MinIO's KMS, it checks MinIO's default key.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
 	fs := s.files()
-	actions, err := fs.Plan(s.edit)
+	actions, err := fs.Plan(ctx, s.edit)
 	if err != nil || s.minio == nil {
 		return actions, err
 	}
-	contents, err := fs.Read()
+	contents, err := fs.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 // atomically, then checks they are identical.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 	fs := s.files()
-	originals, err := fs.Originals(rt)
+	originals, err := fs.Originals(ctx, rt)
 	if err != nil {
 		return err
 	}
@@ -78,18 +78,22 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 			return err
 		}
 	}
-	digest, err := fs.Write(rt, originals, s.edit)
+	digest, err := fs.Write(ctx, rt, originals, s.edit)
 	if err != nil {
 		return err
 	}
-	rt.SetSummary(fmt.Sprintf("%d file(s) changed, all sha256 %.12s", len(s.paths), digest))
+	n := len(s.paths)
+	if len(s.nodes) > 0 {
+		n *= len(s.nodes)
+	}
+	rt.SetSummary(fmt.Sprintf("%d file(s) changed, all sha256 %.12s", n, digest))
 	return nil
 }
 
 // Undo restores every file the step recorded to its original bytes, mode
 // and owner, unless it changed since the step (see envedit.Files.Restore).
 func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
-	res, err := s.files().Restore(rt)
+	res, err := s.files().Restore(ctx, rt)
 	rt.SetSummary(res.String())
 	return err
 }

@@ -11,6 +11,7 @@ package envstep
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -19,13 +20,14 @@ import (
 
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/minio"
 	"github.com/cutover/cutover/steps"
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "env", Doc: "Sets, unsets and comments out variables in one or many env files (one per node), atomically, checking the files are identical before and after; the compensation restores them byte for byte.", Config: &Config{}, Kind: steps.KindChange, Idempotent: true, UndoFromRecord: true, Decode: decode})
+	steps.Register(steps.Type{Name: "env", Doc: "Sets, unsets and comments out variables in one or many env files (one per node), atomically, checking the files are identical before and after; the compensation restores them byte for byte.", Config: &Config{}, Kind: steps.KindChange, Idempotent: true, UndoFromRecord: true, Hosts: steps.HostsInDecode, Decode: decode})
 }
 
 // Config is the body of an env step.
@@ -51,6 +53,10 @@ type Step struct {
 	unset     []string
 	comment   []string
 	identical bool
+	// nodes are the hosts whose copies of paths the step edits (`on`);
+	// empty: the operator's machine. hosts finds any host of the plan.
+	nodes []transport.Transport
+	hosts func() map[string]transport.Transport
 	// minio is set when the step changes MinIO's KMS variables: then its
 	// preflight, and its Apply, check MinIO's default key (defaultkey.go).
 	minio     *minio.Config
@@ -65,9 +71,16 @@ type minioStep struct{ *Step }
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
 	var c Config
 	diags := dc.DecodeBody(body, &c)
-	s := &Step{unset: c.Unset, comment: c.Comment, identical: c.RequireIdentical == nil || *c.RequireIdentical}
+	s := &Step{unset: c.Unset, comment: c.Comment, identical: c.RequireIdentical == nil || *c.RequireIdentical, nodes: dc.On, hosts: dc.Hosts}
 	for _, f := range c.Files {
-		s.paths = append(s.paths, dc.Path(f))
+		if len(s.nodes) == 0 {
+			f = dc.Path(f)
+		} else if !path.IsAbs(f) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Relative path on hosts",
+				Detail:  fmt.Sprintf("%q: a file on the step's hosts must be an absolute path there, such as \"/etc/default/minio\".", f),
+				Subject: hcldecode.Attributes(body, &c)["files"].Expr.Range().Ptr()})
+		}
+		s.paths = append(s.paths, f)
 	}
 	if c.Set != nil {
 		var d hcl.Diagnostics

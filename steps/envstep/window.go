@@ -108,7 +108,7 @@ func (m minioStep) Cleanup(ctx context.Context, rt steps.Runtime) error {
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return fmt.Errorf("read the keys noted before the switch: %w", err)
 	}
-	originals, err := m.files().Originals(rt)
+	originals, err := m.files().Originals(ctx, rt)
 	if err != nil {
 		return err
 	}

@@ -13,11 +13,12 @@ import (
 
 	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "exec", Doc: "Runs any command (argv, no shell). Its compensation is the step's rollback { command }; without one there is nothing to undo, and a run interrupted during it asks the operator.", Config: &Config{}, Kind: steps.KindChange, Decode: decode})
+	steps.Register(steps.Type{Name: "exec", Doc: "Runs any command (argv, no shell). Its compensation is the step's rollback { command }; without one there is nothing to undo, and a run interrupted during it asks the operator.", Config: &Config{}, Kind: steps.KindChange, Hosts: steps.HostsEach, Decode: decode})
 }
 
 // Config is the body of an exec step.
@@ -32,18 +33,33 @@ type Step struct {
 	Config
 	secret  []bool // which arguments of Command are sensitive
 	baseDir string
+	// host, when the step runs on a plan host, is where the command runs.
+	host transport.Transport
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
-	s := &Step{baseDir: dc.BaseDir}
+	s := &Step{baseDir: dc.BaseDir, host: OnHost(dc)}
 	diags := dc.DecodeBody(body, &s.Config)
 	if !diags.HasErrors() && len(s.Command) == 0 && !dc.Validating {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty command",
 			Detail: "command must name a program and its arguments, such as [\"systemctl\", \"restart\", \"minio\"].", Subject: body.MissingItemRange().Ptr()})
 	}
 	s.secret = SecretArgs(body, dc, &s.Config, len(s.Command))
-	s.Dir = dc.Path(s.Dir)
+	if s.host == nil {
+		s.Dir = dc.Path(s.Dir)
+	} else {
+		s.baseDir = "" // a host's command starts in the user's home, or dir
+	}
 	return s, diags
+}
+
+// OnHost returns the host a step decoded per host runs on (nil: the
+// operator's machine).
+func OnHost(dc *hcldecode.Context) transport.Transport {
+	if len(dc.On) == 1 {
+		return dc.On[0]
+	}
+	return nil
 }
 
 // SecretArgs reports which of the n arguments of the body's `command`
@@ -54,6 +70,9 @@ func SecretArgs(body hcl.Body, dc *hcldecode.Context, target any, n int) []bool 
 
 // Plan checks that the program exists and shows the command line.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
+	if s.host != nil {
+		return []steps.Action{{Summary: "run " + Describe(s.Command, s.secret, s.Env)}}, nil
+	}
 	if err := Preflight(s.Command, s.secret, s.dir()); err != nil {
 		return nil, err
 	}
@@ -62,7 +81,7 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 
 // Apply runs the command.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
-	return Run(ctx, rt, s.Command, s.secret, s.Env, s.dir())
+	return RunOn(ctx, rt, s.host, s.Command, s.secret, s.Env, s.dir())
 }
 
 func (s *Step) dir() string {
@@ -103,4 +122,13 @@ func Describe(argv []string, secretArgs []bool, env map[string]string) string {
 // failure's error masks the secret arguments.
 func Run(ctx context.Context, rt steps.Runtime, argv []string, secretArgs []bool, env map[string]string, dir string) error {
 	return command.Run(ctx, command.Spec{Argv: argv, Secret: secretArgs, Env: command.EnvList(env), Dir: dir, Output: rt.Output(), Secrets: rt.Secrets()})
+}
+
+// RunOn is Run on host (the operator's machine when nil). Over SSH env
+// travels on the session's standard input, never on a command line.
+func RunOn(ctx context.Context, rt steps.Runtime, host transport.Transport, argv []string, secretArgs []bool, env map[string]string, dir string) error {
+	if host == nil {
+		return Run(ctx, rt, argv, secretArgs, env, dir)
+	}
+	return host.Run(ctx, transport.Command{Argv: argv, Secret: secretArgs, Env: env, Dir: dir, Output: rt.Output(), Secrets: rt.Secrets()})
 }

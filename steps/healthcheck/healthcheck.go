@@ -33,7 +33,7 @@ import (
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "health_check", Doc: "Polls an HTTP endpoint, or a MinIO deployment's readiness (which exercises its KMS), until it passes or the step's timeout (default 2m) ends. Runs again in a rollback.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Decode: decode})
+	steps.Register(steps.Type{Name: "health_check", Doc: "Polls an HTTP endpoint, or a MinIO deployment's readiness (which exercises its KMS), until it passes or the step's timeout (default 2m) ends. Runs again in a rollback.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Hosts: steps.HostsEach, Decode: decode})
 }
 
 // DefaultTimeout bounds a health check whose step sets no timeout.

@@ -15,12 +15,13 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cutover/cutover/internal/hcldecode"
+	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
 	"github.com/cutover/cutover/steps/execstep"
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "restart", Doc: "Restarts a service with a supervisor command (systemctl, a script). Starts the maintenance window, and runs again in a rollback so the service comes back on its old configuration.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Downtime: true, Decode: decode})
+	steps.Register(steps.Type{Name: "restart", Doc: "Restarts a service with a supervisor command (systemctl, a script). Starts the maintenance window, and runs again in a rollback so the service comes back on its old configuration.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Downtime: true, Hosts: steps.HostsEach, Decode: decode})
 }
 
 // Config is the body of a restart step.
@@ -35,12 +36,16 @@ type Step struct {
 	Config
 	secret  []bool // which arguments of Command are sensitive
 	baseDir string
+	host    transport.Transport // nil: the operator's machine
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
-	s := &Step{baseDir: dc.BaseDir}
+	s := &Step{baseDir: dc.BaseDir, host: execstep.OnHost(dc)}
 	diags := dc.DecodeBody(body, &s.Config)
 	s.secret = execstep.SecretArgs(body, dc, &s.Config, len(s.Command))
+	if s.host != nil {
+		return s, diags // dir, if any, is a path on the host
+	}
 	s.Dir = dc.Path(s.Dir)
 	if s.Dir == "" {
 		s.Dir = dc.BaseDir
@@ -51,8 +56,10 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 // Plan checks the command exists and warns about restarts that keep the old
 // environment.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
-	if err := execstep.Preflight(s.Command, s.secret, s.Dir); err != nil {
-		return nil, err
+	if s.host == nil {
+		if err := execstep.Preflight(s.Command, s.secret, s.Dir); err != nil {
+			return nil, err
+		}
 	}
 	actions := []steps.Action{{Summary: "restart: " + execstep.Describe(s.Command, s.secret, s.Env)}}
 	if KeepsOldEnvironment(s.Command) {
@@ -70,7 +77,7 @@ func KeepsOldEnvironment(argv []string) bool {
 
 // Apply runs the restart command.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
-	if err := execstep.Run(ctx, rt, s.Command, s.secret, s.Env, s.Dir); err != nil {
+	if err := execstep.RunOn(ctx, rt, s.host, s.Command, s.secret, s.Env, s.Dir); err != nil {
 		return err
 	}
 	rt.SetSummary("restarted: " + execstep.Describe(s.Command, s.secret, s.Env))

@@ -116,7 +116,7 @@ func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, erro
 	}
 	actions := []steps.Action{r.action(s.variable, s.keep)}
 	if len(s.paths) > 0 {
-		fa, err := s.files().Plan(func(f *envfile.File) { f.Set(s.variable, "new-key-placeholder") })
+		fa, err := s.files().Plan(ctx, func(f *envfile.File) { f.Set(s.variable, "new-key-placeholder") })
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (s *Step) current(ctx context.Context, rt steps.Runtime) (string, error) {
 		s.registerSecrets(rt, v)
 		return v, err
 	}
-	contents, err := s.files().Read()
+	contents, err := s.files().Read(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -183,7 +183,7 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 		}
 	}
 	if len(s.paths) > 0 {
-		if _, err := s.files().Write(rt, originals, func(f *envfile.File) { f.Set(s.variable, list) }); err != nil {
+		if _, err := s.files().Write(ctx, rt, originals, func(f *envfile.File) { f.Set(s.variable, list) }); err != nil {
 			return err
 		}
 	}
@@ -198,7 +198,7 @@ func (s *Step) previous(ctx context.Context, rt steps.Runtime) (string, []envedi
 	var originals []envedit.Content
 	if len(s.paths) > 0 {
 		var err error
-		if originals, err = s.files().Originals(rt); err != nil {
+		if originals, err = s.files().Originals(ctx, rt); err != nil {
 			return "", nil, err
 		}
 		f, err := envfile.Parse(originals[0].Data)
@@ -222,7 +222,7 @@ func (s *Step) registerSecrets(rt steps.Runtime, list string) {
 
 // Undo restores the previous list everywhere.
 func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
-	res, err := s.files().Restore(rt)
+	res, err := s.files().Restore(ctx, rt)
 	if err != nil {
 		return err
 	}
