@@ -87,9 +87,12 @@ type State struct {
 
 // StepState is one step's record.
 type StepState struct {
-	ID         string     `json:"id"` // "<type>.<name>"
-	Status     Status     `json:"status"`
-	Attempts   int        `json:"attempts,omitempty"`
+	ID       string `json:"id"` // "<type>.<name>"
+	Status   Status `json:"status"`
+	Attempts int    `json:"attempts,omitempty"`
+	// Retries counts the retries of the step's last attempt (its
+	// `retries`), recorded with the step's next mark.
+	Retries    int        `json:"retries,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Error      string     `json:"error,omitempty"`
@@ -140,11 +143,13 @@ const (
 
 // RollbackAction is one compensation.
 type RollbackAction struct {
-	Phase      int        `json:"phase"`
-	Op         RollbackOp `json:"op"`
-	Step       string     `json:"step"`
-	Status     Status     `json:"status"` // pending, started, done, failed
-	Attempts   int        `json:"attempts,omitempty"`
+	Phase    int        `json:"phase"`
+	Op       RollbackOp `json:"op"`
+	Step     string     `json:"step"`
+	Status   Status     `json:"status"` // pending, started, done, failed
+	Attempts int        `json:"attempts,omitempty"`
+	// Retries counts the retries of a re-run step (phase 2).
+	Retries    int        `json:"retries,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Error      string     `json:"error,omitempty"`

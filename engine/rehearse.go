@@ -44,7 +44,7 @@ func (e *execution) rehearsalRollback(ctx context.Context, s *plan.Step) Result 
 	}
 	r := e.rollback(context.WithoutCancel(ctx), fmt.Sprintf("rehearsal: rolled back on purpose after %s (%s)", s.ID, where), false)
 	if r.Outcome == Completed {
-		r.Next = e.cmd("status", "what ran and what was undone")
+		r.Next = e.cmd("report", "the rehearsal's timeline as one HTML page")
 	}
 	return r
 }
@@ -79,11 +79,11 @@ func NewVerdict(p *plan.Plan, states []*checkpoint.State) Verdict {
 	return v
 }
 
-// downtime is the span from the start of the first downtime step to the end
-// of the last resume step that ran (else the end of the last release in the
-// rollback, which gave traffic back).
+// downtime is DowntimeSpan's length, with the names of its first and
+// last step.
 func downtime(p *plan.Plan, st *checkpoint.State) (from, to string, d time.Duration) {
-	if st.WindowStart == nil {
+	start, end, to := downtimeSpan(p, st)
+	if start == nil || end == nil {
 		return "", "", 0
 	}
 	for _, s := range p.Steps {
@@ -92,7 +92,22 @@ func downtime(p *plan.Plan, st *checkpoint.State) (from, to string, d time.Durat
 			break
 		}
 	}
-	var end *time.Time
+	return from, to, end.Sub(*start)
+}
+
+// DowntimeSpan is when the service was down in st's run: from the start of
+// the first downtime step (window_start) to the end of the last resume step
+// done, else of the rollback's last release, which gave traffic back; end
+// is nil while traffic is still held.
+func DowntimeSpan(p *plan.Plan, st *checkpoint.State) (start, end *time.Time) {
+	start, end, _ = downtimeSpan(p, st)
+	return start, end
+}
+
+func downtimeSpan(p *plan.Plan, st *checkpoint.State) (start, end *time.Time, to string) {
+	if st.WindowStart == nil {
+		return nil, nil, ""
+	}
 	for _, s := range p.Steps {
 		if rec := st.Step(s.ID); s.Type == "resume" && rec != nil && rec.Status == checkpoint.StatusDone && rec.FinishedAt != nil {
 			end, to = rec.FinishedAt, s.ID
@@ -105,10 +120,7 @@ func downtime(p *plan.Plan, st *checkpoint.State) (from, to string, d time.Durat
 			}
 		}
 	}
-	if end == nil {
-		return "", "", 0
-	}
-	return from, to, end.Sub(*st.WindowStart)
+	return st.WindowStart, end, to
 }
 
 func lastDone(st *checkpoint.State) string {

@@ -275,7 +275,7 @@ func (e *execution) markSkipped(s *plan.Step, rec *checkpoint.StepState) {
 func (e *execution) applyStep(ctx context.Context, s *plan.Step, rec *checkpoint.StepState) error {
 	start := e.opts.now()
 	before, windowStart := *rec, e.st.WindowStart
-	rec.Status, rec.StartedAt, rec.FinishedAt, rec.Error, rec.Process = checkpoint.StatusStarted, &start, nil, "", nil
+	rec.Status, rec.StartedAt, rec.FinishedAt, rec.Error, rec.Process, rec.Retries = checkpoint.StatusStarted, &start, nil, "", nil, 0
 	rec.Attempts++
 	if s.Info.Downtime && e.st.WindowStart == nil {
 		e.st.WindowStart = &start
@@ -324,6 +324,7 @@ func (e *execution) attempts(ctx context.Context, s *plan.Step, rt *runtime) err
 		if err == nil || ctx.Err() != nil || attempt > s.Retries {
 			return err
 		}
+		e.countRetry(s, rt)
 		e.emit(event.Event{Type: event.StepRetry, Step: s.ID, Attempt: attempt + 1,
 			Message: fmt.Sprintf("attempt %d of %d failed: %v; retrying in %s", attempt, 1+s.Retries, err, interval)})
 		select {
@@ -333,6 +334,18 @@ func (e *execution) attempts(ctx context.Context, s *plan.Step, rt *runtime) err
 		}
 	}
 	return err
+}
+
+// countRetry records a retry on the step's record, or on the rollback
+// action rt serves; it becomes durable with the next mark or save.
+func (e *execution) countRetry(s *plan.Step, rt *runtime) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.action != nil {
+		rt.action.Retries++
+	} else if rec := e.st.Step(s.ID); rec != nil {
+		rec.Retries++
+	}
 }
 
 func (e *execution) attemptOnce(ctx context.Context, s *plan.Step, rt *runtime) error {

@@ -1,12 +1,15 @@
 package miniostatictokes_test
 
 import (
+	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/cutover/cutover/internal/testing/chromium"
 	ex "github.com/cutover/cutover/internal/testing/minioexamples"
 	"github.com/cutover/cutover/internal/cli"
 )
@@ -54,6 +57,8 @@ func (r *rig) rehearse(t *testing.T) {
 	r.onStaticKey(t)
 	r.rehearsed = filepath.Join(dir, ".cutover", "minio-static-to-kes")
 
+	t.Run("report in chromium", func(t *testing.T) { r.reportInChromium(t, path, vars) })
+
 	t.Run("a window shorter than the downtime fails the verdict", func(t *testing.T) {
 		args := append(append([]string{"rehearse"}, r.planVars("backup_overwrite", "true", "window", "1s", "margin", "0s").Flags()...), path)
 		code, stdout, stderr := ex.Cutover(args...)
@@ -63,4 +68,70 @@ func (r *rig) rehearse(t *testing.T) {
 		}
 		r.onStaticKey(t)
 	})
+}
+
+// barRE finds the report's bars in chromium's DOM.
+var barRE = regexp.MustCompile(`<div class="bar (step|rollback) (\w+)" data-label="([^"]*)"`)
+
+// reportInChromium: `cutover report` of the last rehearsal, opened in
+// headless chromium, loads with no request leaving the file, and its DOM
+// holds one bar per step and per rollback action, labelled as the
+// checkpoint names them. With CUTOVER_UPDATE_DOCS=1 the screenshot replaces
+// docs/report-rehearsal.png.
+func (r *rig) reportInChromium(t *testing.T, path string, vars ex.Vars) {
+	out := filepath.Join(t.TempDir(), "report.html")
+	code, stdout, stderr := ex.Cutover(append(append([]string{"report", "--out", out}, vars.Flags()...), path)...)
+	if code != cli.ExitOK || !strings.Contains(stdout, "9 steps, 8 rollback actions") {
+		t.Fatalf("cutover report: exit %d\n%s%s", code, stdout, stderr)
+	}
+	html := string(ex.ReadFile(t, out))
+	for _, secret := range []string{r.kes.APIKey, r.minio.SecretKey, r.vault["vault_secret_id"]} {
+		if strings.Contains(html, secret) {
+			t.Error("the report shows a secret")
+		}
+	}
+	shot := filepath.Join(t.TempDir(), "report.png")
+	page := chromium.Open(t, out, chromium.Options{Width: 1100, Height: 1100, Screenshot: shot})
+	if reqs := page.PageRequests(); len(reqs) > 0 {
+		t.Errorf("the report sent requests: %q", reqs)
+	}
+	st := loadState(t, filepath.Dir(path), "minio-static-to-kes")
+	var want []string
+	for _, s := range st.Steps {
+		want = append(want, "step done "+s.ID)
+	}
+	for _, a := range st.Rollback.Actions {
+		want = append(want, "rollback done phase "+string(rune('0'+a.Phase))+" "+string(a.Op)+" "+a.Step)
+	}
+	var got []string
+	for _, m := range barRE.FindAllStringSubmatch(page.DOM, -1) {
+		got = append(got, m[1]+" "+m[2]+" "+m[3])
+	}
+	if len(want) != 17 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("bars in chromium's DOM:\n%s\nwant (9 steps, 8 rollback actions):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, w := range []string{`<div class="down"`, `<div class="budget off"`, "Rehearsal of minio-static-to-kes", "(sensitive)"} {
+		if !strings.Contains(page.DOM, w) {
+			t.Errorf("chromium's DOM lacks %s", w)
+		}
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if os.Getenv("CUTOVER_UPDATE_DOCS") == "1" {
+		_, _ = f.Seek(0, 0)
+		dst, err := os.Create(filepath.Join("..", "..", "docs", "report-rehearsal.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dst.Close()
+		if _, err := io.Copy(dst, f); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -105,7 +105,7 @@ func newApp(stdin io.Reader, con *console) *cli.App {
 		Action:                    unknownCommand,
 		Commands: []*cli.Command{
 			validateCommand(env), planCommand(env), runCommand(env), rollbackCommand(env),
-			statusCommand(env), unlockCommand(env), resetCommand(env), keysCommand(env), rehearseCommand(env),
+			statusCommand(env), unlockCommand(env), resetCommand(env), keysCommand(env), rehearseCommand(env), reportCommand(env),
 		},
 	}
 	for _, c := range app.Commands {
