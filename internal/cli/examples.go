@@ -63,6 +63,10 @@ var examples = map[string][]example{
 		{"on staging: run, roll back on purpose, time both, judge the window", "cutover rehearse --yes --var-file staging.hcl plan.hcl"},
 		{"three rehearsals, for the spread of the times", "cutover rehearse --times 3 --yes --var-file staging.hcl plan.hcl"},
 	},
+	"report": {
+		{"the last run's or rehearsal's timeline as one HTML page", "cutover report --out rehearsal.html --var-file staging.hcl plan.hcl"},
+		{"to standard output", "cutover report --out - plan.hcl > report.html"},
+	},
 }
 
 // examplesText renders a command's examples for its help page.
