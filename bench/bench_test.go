@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -70,8 +71,8 @@ func TestRatioAndRate(t *testing.T) {
 	if r := Ratio(10, 2); r != 5 {
 		t.Errorf("Ratio(10, 2) = %v", r)
 	}
-	if r := Ratio(10, 0); !math.IsInf(r, 1) {
-		t.Errorf("Ratio(10, 0) = %v, want +Inf (the other tool achieved nothing)", r)
+	if r := Ratio(10, 0); !math.IsNaN(r) {
+		t.Errorf("Ratio(10, 0) = %v, want NaN: a ratio over a tool that did not complete the work is no ratio, never +Inf", r)
 	}
 	if r := Ratio(0, 0); !math.IsNaN(r) {
 		t.Errorf("Ratio(0, 0) = %v, want NaN", r)
@@ -146,7 +147,7 @@ func sampleReport() *Report {
 		Host: map[string]any{"go": "go1.26", "cpus": 2}, TotalSeconds: 75}
 	r.Add(Metric{Section: "migrate", Name: "cutover migrate_keys", Value: 1234.6, Unit: "keys/s", Detail: "10000/10000"})
 	r.Add(Metric{Section: "migrate", Name: "kes migrate", Value: 0, Unit: "keys/s", Detail: "copied 1025"})
-	r.AddTarget(Target{Section: "migrate", Name: "migrate_keys vs kes migrate", Value: Float(Ratio(1234.5, 0)), Op: AtLeast, Limit: 10, Unit: "x"})
+	r.AddTarget(Target{Section: "migrate", Name: "migrate_keys vs kes migrate", Value: Float(Ratio(1234.5, 102)), Op: AtLeast, Limit: 10, Unit: "x"})
 	r.AddTarget(Target{Section: "engine", Name: "checkpoint Save per step (median)", Value: 2.5, Op: AtMost, Limit: 2, Unit: "ms"})
 	r.MarkTargets("memory", NoRun, "section not selected (-only)")
 	r.MarkTargets("downtime", Error, "section failed")
@@ -161,7 +162,7 @@ func TestFormatTable(t *testing.T) {
 	for _, want := range []string{
 		"cutover bench (full mode) started 2026-01-02T03:04:05Z, 75.0s total",
 		"SECTION  MEASUREMENT", "cutover migrate_keys", "1235", "keys/s",
-		"PASS", "inf x", ">= 10 x", "MISS", "2.50 ms", "<= 2 ms",
+		"PASS", "12.10 x", ">= 10 x", "MISS", "2.50 ms", "<= 2 ms",
 		"not run (-only): peak RSS of migrate_keys at 100k keys",
 		"ERROR", "section downtime FAILED after 3.0s: minio did not start",
 		"- a note",
@@ -224,7 +225,7 @@ func TestWriteReadJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Targets) != len(r.Targets) || !math.IsInf(float64(back.Targets[0].Value), 1) || back.Targets[1].Status != Miss {
+	if len(back.Targets) != len(r.Targets) || back.Targets[0].Value != r.Targets[0].Value || back.Targets[1].Status != Miss {
 		t.Errorf("targets came back as %+v", back.Targets)
 	}
 	if back.Metrics[0].Value != 1234.6 || back.Notes[0] != "a note" {
@@ -325,5 +326,37 @@ func TestRealisticState(t *testing.T) {
 	}
 	if len(st.Steps) != 10 || len(b) < 3000 {
 		t.Errorf("state of %d steps, %d bytes: not the realistic size", len(st.Steps), len(b))
+	}
+}
+
+func TestFormatMarkdown(t *testing.T) {
+	r := sampleReport()
+	r.Host["loadavg_start"], r.Host["loadavg_end"], r.Host["kernel"], r.Host["mem_total_kb"] = "31.2 28.0 22.5", "29.0 28.1 23.0", "6.18", "24684084"
+	out := FormatMarkdown(r, "20260102T030405Z.json")
+	for _, want := range []string{
+		"one `make bench` run (full mode, 75.0s), started 2026-01-02 03:04 UTC, `bench/results/20260102T030405Z.json`: 2 CPUs, 24 GiB RAM, Linux 6.18, go1.26",
+		"Load average (1, 5, 15 min) 31.2 28.0 22.5 at the start, 29.0 28.1 23.0 at the end",
+		"migrate 31%", "shared and busy",
+		"| migrate_keys vs kes migrate | 12.10 x | >= 10 x | PASS |",
+		"| migrate | cutover migrate_keys | 1235 keys/s | 10000/10000 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "peak RSS of migrate_keys at 100k keys") {
+		t.Error("a target of a section not run is in the table")
+	}
+}
+
+func TestRoundOrderAlternates(t *testing.T) {
+	if got := fmt.Sprint(roundOrder([]int{10, 100, 1000}, 0), roundOrder([]int{10, 100, 1000}, 1)); got != "[10 100 1000] [1000 100 10]" {
+		t.Errorf("round orders %s", got)
+	}
+	if m := medianFloat([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median %v", m)
+	}
+	if m := medianFloat([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Errorf("median %v", m)
 	}
 }

@@ -45,23 +45,29 @@ type sizes struct {
 	Concurrency   int   // migrate and validate: workers
 	Objects       int   // validate: objects in the bucket
 	MCHeadSample  int   // validate: objects read with `mc head`, sequentially
+	MCHeadConc    int   // validate: `mc head` processes at once in the equal-work comparison
+	MCEqualObjs   int   // validate: objects of the equal-work comparison with `mc head` (all of which both read)
+	KesEqualKeys  int   // migrate: keys of the equal-work comparison with kes migrate (all of which it copies)
 	Saves         int   // engine: checkpoint Save calls
 	PlanSteps     int   // engine: steps of the generated plan
 	PlanLoads     int   // engine: plan.Load repetitions
 	StepCounts    []int // engine: sizes of the trivial-step plans (overhead per step)
+	StepRounds    int   // engine: rounds over StepCounts, sizes alternating (median and spread reported)
 	MemoryKeys    []int // memory: key counts, FS -> FS
 	DowntimeObjs  int   // downtime: objects validate_objects reads inside the window
 	DowntimeFills int   // downtime: objects written before the cutover
 }
 
 func fullSizes() sizes {
-	return sizes{Keys: 10_000, Rounds: 2, Concurrency: 16, Objects: 10_000, MCHeadSample: 300, Saves: 200, PlanSteps: 1_000,
-		PlanLoads: 9, StepCounts: []int{10, 100, 1_000, 5_000}, MemoryKeys: []int{10_000, 100_000}, DowntimeObjs: 300}
+	return sizes{Keys: 10_000, Rounds: 2, Concurrency: 16, Objects: 10_000, MCHeadSample: 300, MCHeadConc: 16, MCEqualObjs: 1_000, KesEqualKeys: 1_000,
+		Saves: 200, PlanSteps: 1_000, PlanLoads: 9, StepCounts: []int{10, 100, 1_000, 5_000}, StepRounds: 3,
+		MemoryKeys: []int{10_000, 100_000}, DowntimeObjs: 300}
 }
 
 func quickSizes() sizes {
-	return sizes{Keys: 1_000, Rounds: 1, Concurrency: 16, Objects: 1_000, MCHeadSample: 30, Saves: 50, PlanSteps: 1_000,
-		PlanLoads: 3, StepCounts: []int{10, 100, 500}, MemoryKeys: []int{2_000, 10_000}, DowntimeObjs: 300}
+	return sizes{Keys: 1_000, Rounds: 1, Concurrency: 16, Objects: 1_000, MCHeadSample: 30, MCHeadConc: 16, MCEqualObjs: 300, KesEqualKeys: 1_000,
+		Saves: 50, PlanSteps: 1_000, PlanLoads: 3, StepCounts: []int{10, 100, 500}, StepRounds: 2,
+		MemoryKeys: []int{2_000, 10_000}, DowntimeObjs: 300}
 }
 
 func (b *bench) logf(format string, args ...any) {

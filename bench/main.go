@@ -37,9 +37,19 @@ func run() int {
 	only := flag.String("only", "", "comma-separated sections to run: "+strings.Join(allSections, ","))
 	out := flag.String("out", "", "directory for the JSON results (default <repo>/bench/results)")
 	profile := flag.String("cpuprofile", "", "write CPU profiles of the in-process cutover runs into this directory")
+	markdown := flag.String("markdown", "", "print README's Performance table from this results JSON (one run) and exit")
 	keep := flag.Bool("keep", false, "keep the scratch directory (servers' files, plans, state) for inspection")
 	flag.Parse()
 
+	if *markdown != "" {
+		r, err := ReadJSON(*markdown)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		fmt.Print(FormatMarkdown(r, filepath.Base(*markdown)))
+		return 0
+	}
 	sections, err := ParseOnly(*only)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -153,6 +163,7 @@ func contains(list []string, s string) bool {
 
 func (s sizes) asMap() map[string]int {
 	m := map[string]int{"keys": s.Keys, "concurrency": s.Concurrency, "objects": s.Objects, "mc_head_sample": s.MCHeadSample,
+		"mc_head_concurrency": s.MCHeadConc, "mc_equal_objects": s.MCEqualObjs, "kes_equal_keys": s.KesEqualKeys, "step_rounds": s.StepRounds,
 		"checkpoint_saves": s.Saves, "plan_steps": s.PlanSteps, "plan_loads": s.PlanLoads, "downtime_objects": s.DowntimeObjs}
 	for i, n := range s.MemoryKeys {
 		m[fmt.Sprintf("memory_keys_%d", i+1)] = n
@@ -169,6 +180,14 @@ func hostInfo(scratch string) map[string]any {
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		if f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]); len(f) >= 2 {
 			h["mem_total_kb"] = f[1]
+		}
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				h["cpu_model"] = strings.TrimSpace(v)
+				break
+			}
 		}
 	}
 	h["scratch"] = scratch
