@@ -59,7 +59,7 @@ type sizes struct {
 }
 
 func fullSizes() sizes {
-	return sizes{Keys: 10_000, Rounds: 2, Concurrency: 16, Objects: 10_000, MCHeadSample: 300, MCHeadConc: 16, MCEqualObjs: 1_000, KesEqualKeys: 1_000,
+	return sizes{Keys: 10_000, Rounds: 2, Concurrency: 16, Objects: 10_000, MCHeadSample: 300, MCHeadConc: 16, MCEqualObjs: 500, KesEqualKeys: 1_000,
 		Saves: 200, PlanSteps: 1_000, PlanLoads: 9, StepCounts: []int{10, 100, 1_000, 5_000}, StepRounds: 3,
 		MemoryKeys: []int{10_000, 100_000}, DowntimeObjs: 300}
 }

@@ -249,7 +249,7 @@ var declaredTargets = map[string][]Target{
 		{Name: "migrate_keys vs kes migrate, same 1000 keys [inmem]", Op: AtLeast, Limit: 10, Unit: "x"},
 	},
 	"validate": {
-		{Name: "validate_objects vs mc head 16 at once, same 1000 objects", Op: AtLeast, Limit: 20, Unit: "x"},
+		{Name: "validate_objects vs mc head 16 at once, same 500 objects", Op: AtLeast, Limit: 20, Unit: "x"},
 		{Name: "validate_objects vs raw ranged GETs", Op: AtLeast, Limit: 0.8, Unit: "x"},
 	},
 	"engine": {
