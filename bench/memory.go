@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // Section 4: peak RSS of the real cutover binary running migrate_keys FS ->

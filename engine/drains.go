@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"
 )
@@ -24,8 +24,9 @@ const reassertInterval = 25 * time.Millisecond
 // drainReleaser is implemented by resume steps: the drain they release.
 type drainReleaser interface{ DrainID() string }
 
-// isRestart reports whether a step restarts the service (a downtime redo).
-func isRestart(s *plan.Step) bool { return s.Info.Downtime && s.Info.Kind == steps.KindRedo }
+// isRestart reports whether a step restarts the service, as its type
+// declares (steps.Type.Restarts).
+func isRestart(s *plan.Step) bool { return s.Info.Restarts }
 
 // reassertDrains applies again every drain still in force after a restart:
 // a restart can end a drain that lives in the service's memory (MinIO's

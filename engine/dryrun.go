@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"
 )

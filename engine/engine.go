@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/termsafe"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"

@@ -17,7 +17,7 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"
@@ -31,7 +31,7 @@ import (
 //	test_panic:  a change whose Apply panics
 func init() {
 	steps.Register(steps.Type{Name: "test_change", Kind: steps.KindChange, Decode: decodeTestStep(false)})
-	steps.Register(steps.Type{Name: "test_down", Kind: steps.KindRedo, Idempotent: true, Downtime: true, Decode: decodeTestStep(false)})
+	steps.Register(steps.Type{Name: "test_down", Kind: steps.KindRedo, Idempotent: true, Downtime: true, Restarts: true, Decode: decodeTestStep(false)})
 	steps.Register(steps.Type{Name: "test_panic", Kind: steps.KindChange, Decode: decodeTestStep(true)})
 }
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/cutover/cutover/checkpoint"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/plan"
 )
 

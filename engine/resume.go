@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/command"
-	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/plan"
 )
 

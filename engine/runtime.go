@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/command"
-	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/plan"

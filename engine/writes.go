@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cutover/cutover/checkpoint"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/shellquote"
 )

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/cutover/cutover/checkpoint"
+	"github.com/cutover/cutover/steps"
 )
 
 // cutoverBlock is the body of the `cutover "<name>"` block; its tags are
@@ -63,7 +64,7 @@ func (l *loader) decodeCutover() hcl.Diagnostics {
 }
 
 func (l *loader) pointOfNoReturn(expr hcl.Expression) hcl.Diagnostics {
-	id, _, diags := l.decodeContext().StepRef(expr, "point_of_no_return")
+	id, _, diags := steps.Ref(l.decodeContext(), expr, "point_of_no_return")
 	l.plan.PointOfNoReturn = id
 	return diags
 }

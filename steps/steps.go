@@ -93,6 +93,12 @@ type Type struct {
 	Idempotent bool
 	// Downtime steps start the maintenance window (drains, restarts).
 	Downtime bool
+	// Restarts steps restart the service. A restart can end a drain that
+	// lives in the service's memory, so after one (in a run, and when it is
+	// redone in phase 2 of a rollback) the engine applies again every drain
+	// still in force. It is declared by the step type, never inferred from
+	// Kind or Downtime.
+	Restarts bool
 	// UndoFromRecord steps undo from what they recorded alone (paths,
 	// digests, saved bytes), not from their configuration: a rollback needs
 	// none of their inputs.

@@ -20,7 +20,7 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	ex "github.com/cutover/cutover/internal/testing/minioexamples"
 	"github.com/cutover/cutover/internal/testing/plantest"
 	"github.com/cutover/cutover/internal/testing/testenv"

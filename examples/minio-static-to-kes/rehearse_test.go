@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cutover/cutover/internal/cli"
 	"github.com/cutover/cutover/internal/testing/chromium"
 	ex "github.com/cutover/cutover/internal/testing/minioexamples"
-	"github.com/cutover/cutover/internal/cli"
 )
 
 // rehearse: `cutover rehearse --times 3` on the real servers runs the plan

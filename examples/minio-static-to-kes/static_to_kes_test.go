@@ -19,9 +19,8 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/cli"
-	"github.com/cutover/cutover/internal/event"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/internal/testing/keskeytest"
 	ex "github.com/cutover/cutover/internal/testing/minioexamples"
 	"github.com/cutover/cutover/internal/testing/plantest"
@@ -29,6 +28,7 @@ import (
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/kes"
+	"github.com/cutover/cutover/providers/keyops"
 )
 
 const keyName = "my-minio-key"

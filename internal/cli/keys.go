@@ -10,10 +10,10 @@ import (
 	"filippo.io/age"
 	"github.com/urfave/cli/v2"
 
-	"github.com/cutover/cutover/internal/keybackup"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keybackup"
+	"github.com/cutover/cutover/providers/keyops"
 )
 
 func keysCommand(e *env) *cli.Command {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/steps"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/steps"
 )

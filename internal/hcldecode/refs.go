@@ -30,22 +30,25 @@ func (c *Context) Ref(expr hcl.Expression, kind, attr string) (any, hcl.Diagnost
 }
 
 // StepRef checks that expr is step.<type>.<name> naming a declared step and
-// returns the step's ID "<type>.<name>" and its decoded implementation (a
-// steps.Step; nil if that step has errors).
-func (c *Context) StepRef(expr hcl.Expression, attr string) (string, any, hcl.Diagnostics) {
+// returns the step's ID "<type>.<name>" and its decoded implementation as S,
+// the step interface of the caller's layer (steps.Ref instantiates it with
+// steps.Step; hcldecode cannot name that type, being below steps). impl is
+// S's zero value when that step has errors or is not an S.
+func StepRef[S any](c *Context, expr hcl.Expression, attr string) (id string, impl S, diags hcl.Diagnostics) {
 	tr, names, diags := c.refNames(expr, "step", attr)
 	if diags.HasErrors() {
-		return "", nil, diags
+		return "", impl, diags
 	}
 	if len(names) != 3 {
-		return "", nil, hcl.Diagnostics{refDiag(expr, "step", attr)}
+		return "", impl, hcl.Diagnostics{refDiag(expr, "step", attr)}
 	}
-	impl, ok := c.Resolve("step", tr)
+	obj, ok := c.Resolve("step", tr)
 	if !ok {
-		return "", nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared step",
+		return "", impl, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Reference to undeclared step",
 			Detail:  fmt.Sprintf("%s refers to step %s.%s, which is not declared in this plan.", attr, names[1], names[2]),
 			Subject: expr.Range().Ptr()}}
 	}
+	impl, _ = obj.(S)
 	return names[1] + "." + names[2], impl, nil
 }
 

@@ -60,8 +60,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/cutover/cutover/internal/httpx"
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // pageSize is ListSecrets's maximum page.

@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/awsemu"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 const (

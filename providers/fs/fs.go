@@ -9,7 +9,7 @@
 //	}
 //
 // The file name is the key name; the content is the keskey encoding (see
-// internal/keskey), mode 0600. Create writes and syncs a temporary file
+// providers/keskey), mode 0600. Create writes and syncs a temporary file
 // and links it to the key's name (link(2) fails if the name exists, so the
 // create is exclusive), then syncs the directory: a key file is complete
 // the moment it appears, even if cutover is killed mid-write (KES's own
@@ -39,8 +39,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 const (

@@ -11,9 +11,9 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 func newStore(t *testing.T) *Store {

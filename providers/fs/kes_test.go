@@ -6,11 +6,11 @@ import (
 	"crypto/rand"
 	"testing"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/keskeytest"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // TestKESUsesKeysCutoverCreated: keys written by the store are described

@@ -57,8 +57,8 @@ import (
 
 	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/internal/kesauth"
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // Type is the `type` of a kms block served by this package.

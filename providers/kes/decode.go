@@ -5,8 +5,8 @@ import (
 
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/internal/kesauth"
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 func init() {

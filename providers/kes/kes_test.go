@@ -14,12 +14,12 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/kesauth"
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/keskeytest"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/kes"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // open starts a fresh KES server (fs keystore) for t and returns a store

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cutover/cutover/internal/keskey"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // How KES v0.24.0 lists keys, and why List walks a tree of prefixes.

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // answer writes a JSON answer.

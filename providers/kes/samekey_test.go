@@ -12,12 +12,12 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/kesauth"
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/keskeytest"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/kes"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // TestSameKey checks SameKey against the real KES: true for the key

@@ -10,8 +10,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // API routes of KES v0.24.0 (internal/api/api.go).

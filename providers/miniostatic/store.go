@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"iter"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // Store is the one static key read at Open, as a read-only

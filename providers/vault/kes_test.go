@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/keskeytest"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/internal/testing/testenv"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // kesOn starts a KES server whose keystore is the store's KV v2 prefix.

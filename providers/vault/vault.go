@@ -75,8 +75,8 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // KV engine versions.

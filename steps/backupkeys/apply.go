@@ -15,9 +15,9 @@ import (
 	"filippo.io/age"
 
 	"github.com/cutover/cutover/internal/fsutil"
-	"github.com/cutover/cutover/internal/keybackup"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keybackup"
+	"github.com/cutover/cutover/providers/keyops"
 	"github.com/cutover/cutover/steps"
 )
 

@@ -1,6 +1,6 @@
 // Package backupkeys is the `backup_keys` step: export every key matching a
 // pattern from a key store into one age-encrypted file with a manifest of
-// names and SHA-256 checksums (internal/keybackup), then decrypt that file
+// names and SHA-256 checksums (providers/keybackup), then decrypt that file
 // again and check every key against the source before the step succeeds — a
 // backup that has not been restored is not a backup.
 //
@@ -23,8 +23,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keyops"
 	"github.com/cutover/cutover/steps"
 )
 

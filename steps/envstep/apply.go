@@ -8,10 +8,10 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
-	"github.com/cutover/cutover/internal/envedit"
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/steps"
+	"github.com/cutover/cutover/steps/internal/envedit"
 )
 
 func stringValue(v cty.Value, dc *hcldecode.Context, expr hcl.Expression) (string, hcl.Diagnostics) {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/internal/envfile"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/kes"
+	"github.com/cutover/cutover/providers/keyops"
 	"github.com/cutover/cutover/steps"
 )
 

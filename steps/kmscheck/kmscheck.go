@@ -14,8 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keyops"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -60,7 +60,7 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 }
 
 func (s *Step) decodeAfter(dc *hcldecode.Context, expr hcl.Expression) hcl.Diagnostics {
-	id, impl, diags := dc.StepRef(expr, "after")
+	id, impl, diags := steps.Ref(dc, expr, "after")
 	if diags.HasErrors() || impl == nil {
 		return diags
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/internal/faultpoint"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keyops"
 	"github.com/cutover/cutover/steps"
 )
 

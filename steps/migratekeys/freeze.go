@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keyops"
 	"github.com/cutover/cutover/steps"
 )
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/internal/testing/awsemu"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/internal/testing/plantest"
@@ -19,6 +18,7 @@ import (
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/fs"
+	"github.com/cutover/cutover/providers/keyops"
 )
 
 // manyKeys is the size of the acceptance migrations.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keyops"
 )
 
 // ErrWouldFail is wrapped by a preflight that found keys the copy would

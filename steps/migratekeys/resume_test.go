@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/internal/testing/testenv"
+	"github.com/cutover/cutover/providers/keyops"
 )
 
 // buildCutover builds the real binary, for tests that must kill it.

@@ -17,11 +17,11 @@ import (
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
-	"github.com/cutover/cutover/steps/execstep"
+	"github.com/cutover/cutover/steps/internal/stepcmd"
 )
 
 func init() {
-	steps.Register(steps.Type{Name: "restart", Doc: "Restarts a service with a supervisor command (systemctl, a script). Starts the maintenance window, and runs again in a rollback so the service comes back on its old configuration.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Downtime: true, Hosts: steps.HostsEach, Decode: decode})
+	steps.Register(steps.Type{Name: "restart", Doc: "Restarts a service with a supervisor command (systemctl, a script). Starts the maintenance window, and runs again in a rollback so the service comes back on its old configuration.", Config: &Config{}, Kind: steps.KindRedo, Idempotent: true, Downtime: true, Restarts: true, Hosts: steps.HostsEach, Decode: decode})
 }
 
 // Config is the body of a restart step.
@@ -40,9 +40,9 @@ type Step struct {
 }
 
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
-	s := &Step{baseDir: dc.BaseDir, host: execstep.OnHost(dc)}
+	s := &Step{baseDir: dc.BaseDir, host: stepcmd.OnHost(dc)}
 	diags := dc.DecodeBody(body, &s.Config)
-	s.secret = execstep.SecretArgs(body, dc, &s.Config, len(s.Command))
+	s.secret = stepcmd.SecretArgs(body, dc, &s.Config, len(s.Command))
 	if s.host != nil {
 		return s, diags // dir, if any, is a path on the host
 	}
@@ -57,11 +57,11 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 // environment.
 func (s *Step) Plan(ctx context.Context, rt steps.Runtime) ([]steps.Action, error) {
 	if s.host == nil {
-		if err := execstep.Preflight(s.Command, s.secret, s.Dir); err != nil {
+		if err := stepcmd.Preflight(s.Command, s.secret, s.Dir); err != nil {
 			return nil, err
 		}
 	}
-	actions := []steps.Action{{Summary: "restart: " + execstep.Describe(s.Command, s.secret, s.Env)}}
+	actions := []steps.Action{{Summary: "restart: " + stepcmd.Describe(s.Command, s.secret, s.Env)}}
 	if KeepsOldEnvironment(s.Command) {
 		actions = append(actions, steps.Action{Warning: true,
 			Summary: "MinIO's admin restart re-executes the server with its OLD environment: an env file change is not picked up; restart through the supervisor (systemctl restart minio) instead"})
@@ -77,10 +77,10 @@ func KeepsOldEnvironment(argv []string) bool {
 
 // Apply runs the restart command.
 func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
-	if err := execstep.RunOn(ctx, rt, s.host, s.Command, s.secret, s.Env, s.Dir); err != nil {
+	if err := stepcmd.RunOn(ctx, rt, s.host, s.Command, s.secret, s.Env, s.Dir); err != nil {
 		return err
 	}
-	rt.SetSummary("restarted: " + execstep.Describe(s.Command, s.secret, s.Env))
+	rt.SetSummary("restarted: " + stepcmd.Describe(s.Command, s.secret, s.Env))
 	return nil
 }
 

@@ -45,7 +45,7 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	if diags.HasErrors() {
 		return &Step{}, diags
 	}
-	id, impl, d := dc.StepRef(c.Drain, "drain")
+	id, impl, d := steps.Ref(dc, c.Drain, "drain")
 	diags = append(diags, d...)
 	s := &Step{drainID: id, riskURL: c.DataAtRiskURL, caFile: dc.Path(c.CAFile)}
 	if d.HasErrors() {

@@ -21,7 +21,7 @@
 // shows the list before and after by key ID (the first 16 hex digits of
 // the SHA-256 of the public key's PKIX DER), and the entries `keep` drops.
 // The list is written to env files
-// (one per node, through internal/envedit: identical check, originals saved,
+// (one per node, through steps/internal/envedit: identical check, originals saved,
 // atomic writes) and optionally to a Vault KV v2 secret, as the Sombra
 // runbook recommends a secrets manager. The compensation restores the
 // previous list exactly: env files byte for byte, the Vault secret to its
@@ -37,10 +37,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/cutover/cutover/internal/envedit"
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/steps"
+	"github.com/cutover/cutover/steps/internal/envedit"
 )
 
 func init() {

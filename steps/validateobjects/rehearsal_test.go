@@ -15,11 +15,12 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"
 	_ "github.com/cutover/cutover/steps/drain"
 	_ "github.com/cutover/cutover/steps/envstep"
+	_ "github.com/cutover/cutover/steps/execstep"
 	_ "github.com/cutover/cutover/steps/healthcheck"
 	_ "github.com/cutover/cutover/steps/restart"
 	_ "github.com/cutover/cutover/steps/validateobjects"

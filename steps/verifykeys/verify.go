@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/cutover/cutover/internal/hcldecode"
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keyops"
 	"github.com/cutover/cutover/steps"
 )
 

@@ -17,9 +17,9 @@ import (
 	"testing"
 
 	"github.com/cutover/cutover/internal/kesauth"
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // ProveSameKey fails t unless the KES server k uses key as the key name:

@@ -27,8 +27,8 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/cli"
-	"github.com/cutover/cutover/internal/event"
 	"github.com/cutover/cutover/internal/testing/plantest"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/plan"

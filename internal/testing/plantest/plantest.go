@@ -12,7 +12,7 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine"
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/plan"
 	"github.com/cutover/cutover/providers"
 

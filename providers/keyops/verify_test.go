@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cutover/cutover/internal/keyops"
 	"github.com/cutover/cutover/internal/testing/keystoretest"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/kes"
+	"github.com/cutover/cutover/providers/keyops"
 )
 
 // TestVerifyAgainstKES: KES never reveals material, so Verify must tell

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/keskeytest"
 	"github.com/cutover/cutover/internal/testing/testenv"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 func material(t *testing.T) []byte {
