@@ -14,12 +14,18 @@
 // dropped SSH connection does to it: its standard output and error become a
 // pipe nobody reads (writes fail with EPIPE) and it gets SIGHUP; Hit then
 // returns.
+//
+// With the value "STOP@<point>" the process stops itself (SIGSTOP) the
+// first time it reaches the point, and goes on when it gets SIGCONT: how
+// the fleet tests drop a node at an exact moment of a step (the test sees
+// the process stopped, kills the node's sshd, and continues it).
 package faultpoint
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -28,6 +34,12 @@ const fullPrefix = "full:"
 
 // hangupPrefix marks a point at which the terminal goes away.
 const hangupPrefix = "SIGHUP@"
+
+// stopPrefix marks a point at which the process stops until continued.
+const stopPrefix = "STOP@"
+
+// stopped is set once a STOP@ point has stopped the process.
+var stopped atomic.Bool
 
 var fillDir string
 
@@ -53,6 +65,8 @@ func Hit(name string) {
 		fill(filepath.Join(fillDir, "faultpoint-full"))
 	case strings.HasPrefix(want, hangupPrefix) && want[len(hangupPrefix):] == name:
 		hangup()
+	case strings.HasPrefix(want, stopPrefix) && want[len(stopPrefix):] == name && stopped.CompareAndSwap(false, true):
+		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP) // returns after SIGCONT
 	}
 }
 

@@ -69,7 +69,7 @@ func minioFleet(t *testing.T) *Fleet {
 func TestFleetMinIOBucketVisibleThroughEveryNode(t *testing.T) {
 	f := minioFleet(t)
 	ctx := context.Background()
-	c1 := s3(t, f.Nodes[0])
+	c1 := f.Nodes[0].S3Client(t)
 	bucket := "b-" + randomHex(4)
 	if err := c1.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestFleetMinIOBucketVisibleThroughEveryNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range f.Nodes {
-		obj, err := s3(t, n).GetObject(ctx, bucket, "o", minio.GetObjectOptions{})
+		obj, err := n.S3Client(t).GetObject(ctx, bucket, "o", minio.GetObjectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,16 +91,6 @@ func TestFleetMinIOBucketVisibleThroughEveryNode(t *testing.T) {
 			t.Fatalf("%s: the bucket is not on the node's own drive: %v", n.Name, err)
 		}
 	}
-}
-
-// s3 returns a client of n's MinIO.
-func s3(t *testing.T, n *Node) *minio.Client {
-	t.Helper()
-	c, err := n.S3()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func TestFleetEnvFileIsEachNodesOwn(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -201,4 +202,15 @@ func (f *Fleet) WaitHealthy() error {
 		return fmt.Errorf("%w\n%s", err, f.Logs())
 	}
 	return nil
+}
+
+// S3Client is S3 for a test: a client of the node's MinIO, failing t if
+// it cannot be made.
+func (n *Node) S3Client(t testing.TB) *minio.Client {
+	t.Helper()
+	c, err := n.S3()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -35,6 +35,12 @@ import (
 	"github.com/cutover/cutover/providers/minio"
 )
 
+// S3 is a MinIO server the object helpers write to and read from: a
+// *testenv.MinIOServer, or a node of a fleet (internal/testing/fleet).
+type S3 interface {
+	S3Client(t testing.TB) *miniogo.Client
+}
+
 // Object is an object written before a cutover, to be read back after it.
 type Object struct {
 	Bucket, Name string
@@ -46,7 +52,7 @@ type Object struct {
 
 // MakeBuckets creates buckets encrypted by default with SSE-S3 (the
 // default key of MinIO's KMS).
-func MakeBuckets(t testing.TB, m *testenv.MinIOServer, buckets ...string) {
+func MakeBuckets(t testing.TB, m S3, buckets ...string) {
 	t.Helper()
 	ctx, c := context.Background(), m.S3Client(t)
 	for _, b := range buckets {
@@ -63,14 +69,14 @@ func MakeBuckets(t testing.TB, m *testenv.MinIOServer, buckets ...string) {
 // round robin into buckets, which must exist, and returns them. Every
 // third object also carries the SSE-S3 header; the others are encrypted
 // by the bucket's default.
-func PutObjects(t testing.TB, m *testenv.MinIOServer, prefix string, n int, buckets ...string) []Object {
+func PutObjects(t testing.TB, m S3, prefix string, n int, buckets ...string) []Object {
 	t.Helper()
 	return put(t, m, objects(prefix, n, buckets), "")
 }
 
 // PutObjectsKMS writes n objects into bucket with SSE-KMS under the KMS
 // key kmsKey, and returns them.
-func PutObjectsKMS(t testing.TB, m *testenv.MinIOServer, prefix string, n int, bucket, kmsKey string) []Object {
+func PutObjectsKMS(t testing.TB, m S3, prefix string, n int, bucket, kmsKey string) []Object {
 	t.Helper()
 	return put(t, m, objects(prefix, n, []string{bucket}), kmsKey)
 }
@@ -95,7 +101,7 @@ func objects(prefix string, n int, buckets []string) []Object {
 
 // put uploads objs: with SSE-KMS under kmsKey if set, else SSE-S3 (every
 // third object by header, the others by the bucket's default).
-func put(t testing.TB, m *testenv.MinIOServer, objs []Object, kmsKey string) []Object {
+func put(t testing.TB, m S3, objs []Object, kmsKey string) []Object {
 	t.Helper()
 	for i := range objs {
 		objs[i].KMSKey = kmsKey
@@ -121,7 +127,7 @@ func put(t testing.TB, m *testenv.MinIOServer, objs []Object, kmsKey string) []O
 // CheckObjects reads every object back and fails t unless each is
 // encrypted as written (SSE-S3, or SSE-KMS under its key) and returns
 // exactly the bytes written.
-func CheckObjects(t testing.TB, m *testenv.MinIOServer, objs []Object) {
+func CheckObjects(t testing.TB, m S3, objs []Object) {
 	t.Helper()
 	forEach(t, objs, func(c *miniogo.Client, _ int, o Object) error {
 		obj, err := c.GetObject(context.Background(), o.Bucket, o.Name, miniogo.GetObjectOptions{})
@@ -153,7 +159,7 @@ func CheckObjects(t testing.TB, m *testenv.MinIOServer, objs []Object) {
 
 // forEach runs fn for every object, 16 at a time, and fails t with the
 // first few errors.
-func forEach(t testing.TB, objs []Object, fn func(*miniogo.Client, int, Object) error, m *testenv.MinIOServer) {
+func forEach(t testing.TB, objs []Object, fn func(*miniogo.Client, int, Object) error, m S3) {
 	t.Helper()
 	c := m.S3Client(t)
 	var (

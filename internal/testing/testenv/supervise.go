@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // superviseBuild builds bin/supervise once per test process.
@@ -55,4 +56,22 @@ func goCommand() string {
 		return filepath.Join(root, "bin", "go")
 	}
 	return "go"
+}
+
+// CutoverBinary builds cmd/cutover into t's temporary directory and
+// returns its path, for tests that drive the real binary (kill it, stop
+// it, read its exit status); a failed build fails t.
+func CutoverBinary(t testing.TB) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "cutover")
+	cmd := exec.Command(goCommand(), "build", "-o", bin, "./cmd/cutover")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building cutover: %v\n%s", err, out)
+	}
+	return bin
 }
