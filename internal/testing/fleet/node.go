@@ -171,3 +171,9 @@ func (n *Node) sshProc() *proc {
 	}
 	return n.SSH.current()
 }
+
+// Stat returns the file info of path as the node sees it; its inode
+// (Sys().(*syscall.Stat_t).Ino) tells whether the file was replaced.
+func (n *Node) Stat(path string) (os.FileInfo, error) {
+	return os.Stat(n.viewPath(path))
+}
