@@ -338,7 +338,7 @@ func TestFormatMarkdown(t *testing.T) {
 		"Load average (1, 5, 15 min) 31.2 28.0 22.5 at the start, 29.0 28.1 23.0 at the end",
 		"migrate 31%", "shared and busy",
 		"| migrate_keys vs kes migrate | 12.10 x | >= 10 x | PASS |",
-		"| migrate | cutover migrate_keys | 1235 keys/s | 10000/10000 |",
+		"Every measurement behind these (2 rows",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)

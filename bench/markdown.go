@@ -8,8 +8,8 @@ import (
 )
 
 // FormatMarkdown renders one run's report as README's Performance table:
-// when and where it ran, how loaded the machine was, every target with
-// what its ratio is, and every measurement. Everything comes from r, so
+// when and where it ran, how loaded the machine was, and every target with
+// what it compares, then the run's notes. Everything comes from r, so
 // README's numbers are one run's.
 func FormatMarkdown(r *Report, file string) string {
 	var b strings.Builder
@@ -24,10 +24,7 @@ func FormatMarkdown(r *Report, file string) string {
 		fmt.Fprintf(&b, "| %s | %s %s | %s %s %s | %s | %s |\n", mdCell(t.Name), FormatValue(float64(t.Value)), t.Unit,
 			t.Op, strconv.FormatFloat(float64(t.Limit), 'g', -1, 64), t.Unit, t.Status, mdCell(t.Detail))
 	}
-	b.WriteString("\n| section | measurement | value | how |\n|---|---|---|---|\n")
-	for _, m := range r.Metrics {
-		fmt.Fprintf(&b, "| %s | %s | %s %s | %s |\n", m.Section, mdCell(m.Name), FormatValue(float64(m.Value)), m.Unit, mdCell(m.Detail))
-	}
+	fmt.Fprintf(&b, "\nEvery measurement behind these (%d rows, each with how it was taken) is in that file and in the table `make bench` prints.\n", len(r.Metrics))
 	if len(r.Notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range r.Notes {

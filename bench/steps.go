@@ -97,6 +97,9 @@ func roundOrder(counts []int, round int) []int {
 // on the medians: at most 3 ms per step at the largest plan, and no more
 // than 1.5 times the overhead at 100 steps.
 func (b *bench) benchStepOverhead(ctx context.Context, dir string) error {
+	if len(b.sizes.StepCounts) == 0 {
+		return nil
+	}
 	rows := map[int]*stepOverhead{}
 	for _, n := range b.sizes.StepCounts {
 		rows[n] = &stepOverhead{steps: n}
@@ -158,7 +161,11 @@ func (b *bench) stepOverheadOnce(ctx context.Context, dir string, row *stepOverh
 	if fi, err := os.Stat(filepath.Join(d, ".cutover", run.Plan.Name, "state.json")); err == nil {
 		row.stateJSON = fi.Size()
 	}
-	b.logf("engine: %d steps, round %d: run %.2fs, commands alone %.2fs: %.2f ms per step", n, round+1, run.Wall.Seconds(), alone.Seconds(), row.perStepMs[len(row.perStepMs)-1])
+	label := fmt.Sprintf("round %d", round+1)
+	if round < 0 {
+		label = "warm-up, not recorded"
+	}
+	b.logf("engine: %d steps, %s: run %.2fs, commands alone %.2fs: %.2f ms per step", n, label, run.Wall.Seconds(), alone.Seconds(), row.perStepMs[len(row.perStepMs)-1])
 	return nil
 }
 
