@@ -22,7 +22,7 @@ type block struct {
 	AccessKey string `hcl:"access_key" doc:"An access key with admin rights (freeze, service status, KMS status) and read access to the objects validated."`
 	SecretKey string `hcl:"secret_key" sensitive:"true" doc:"The access key's secret."`
 	CAFile    string `hcl:"ca_file,optional" doc:"PEM file of CAs to trust for an https endpoint; relative to the plan's directory."`
-	Region    string `hcl:"region,optional" doc:"The S3 region to sign requests for, when the deployment sets one."`
+	Region    string `hcl:"region,optional" default:"the deployment's (its server info; \"us-east-1\" when it has none)" doc:"The S3 region to sign requests with."`
 }
 
 // Decode decodes a minio block into a *Config, contacting nothing.
