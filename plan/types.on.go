@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/cutover/cutover/internal/transport"
+	"github.com/cutover/cutover/internal/transport/sshtransport"
 	"github.com/cutover/cutover/steps"
 	"github.com/cutover/cutover/steps/onhosts"
 )
@@ -50,6 +51,8 @@ func (l *loader) decodeOn(s *Step, content *hcl.BodyContent, remain hcl.Body) (s
 		}
 		dc := l.decodeContext()
 		dc.On = l.transports(hosts)
+		dc.Eval = l.nodeEval("", nil)
+		dc.NodeEval = func(i int) *hcl.EvalContext { return l.nodeEval(hosts[i], l.plan.Hosts[hosts[i]].Config()) }
 		return s.Info.Decode(remain, dc)
 	case steps.HostsEach:
 		return l.decodeEach(s, hosts, batchAttr, gates, remain)
@@ -115,8 +118,7 @@ func (l *loader) decodeEach(s *Step, hosts []string, batchAttr *hcl.Attribute, g
 	for _, name := range hosts {
 		h := l.plan.Hosts[name]
 		dc := l.decodeContext()
-		dc.Eval = l.eval.NewChild()
-		dc.Eval.Variables = map[string]cty.Value{"node": hostObject(name, h.Config())}
+		dc.Eval = l.nodeEval(name, h.Config())
 		dc.On = []transport.Transport{h}
 		impl, d := s.Info.Decode(remain, dc)
 		keep(d)
@@ -131,6 +133,18 @@ func (l *loader) decodeEach(s *Step, hosts []string, batchAttr *hcl.Attribute, g
 		out.Rollback = &onhosts.RollbackCommand{Argv: r.Command, Secret: r.Secret, Env: r.Env}
 	}
 	return out, diags
+}
+
+// nodeEval is the evaluation context with node bound to the named host,
+// or unknown (cfg nil).
+func (l *loader) nodeEval(name string, cfg *sshtransport.Config) *hcl.EvalContext {
+	ev := l.eval.NewChild()
+	node := cty.UnknownVal(hostObject("", &sshtransport.Config{}).Type())
+	if cfg != nil {
+		node = hostObject(name, cfg)
+	}
+	ev.Variables = map[string]cty.Value{"node": node}
+	return ev
 }
 
 func (l *loader) batch(a *hcl.Attribute) (int, hcl.Diagnostics) {

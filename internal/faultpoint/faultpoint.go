@@ -19,6 +19,13 @@
 // first time it reaches the point, and goes on when it gets SIGCONT: how
 // the fleet tests drop a node at an exact moment of a step (the test sees
 // the process stopped, kills the node's sshd, and continues it).
+//
+// With the value "pause@<point>" the process stops at that point until the
+// test lets it go, through the FIFO named by CUTOVER_FAULTPOINT_FIFO: it
+// writes "paused\n" to the FIFO (the test reads it: the process is there),
+// then reads the FIFO to its end (the test opens it for writing and closes
+// it once it has done what it wanted done at that point, such as killing a
+// host). Other goroutines go on meanwhile.
 package faultpoint
 
 import (
@@ -40,6 +47,12 @@ const stopPrefix = "STOP@"
 
 // stopped is set once a STOP@ point has stopped the process.
 var stopped atomic.Bool
+
+// pausePrefix marks a point at which to wait for the test (FIFOVar).
+const pausePrefix = "pause@"
+
+// FIFOVar names the FIFO a "pause@<point>" fault talks to the test through.
+const FIFOVar = "CUTOVER_FAULTPOINT_FIFO"
 
 var fillDir string
 
@@ -67,7 +80,20 @@ func Hit(name string) {
 		hangup()
 	case strings.HasPrefix(want, stopPrefix) && want[len(stopPrefix):] == name && stopped.CompareAndSwap(false, true):
 		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP) // returns after SIGCONT
+	case strings.HasPrefix(want, pausePrefix) && want[len(pausePrefix):] == name:
+		pause(os.Getenv(FIFOVar))
 	}
+}
+
+// pause says "paused" on the FIFO, then waits for its writer to close it.
+func pause(fifo string) {
+	if fifo == "" {
+		return
+	}
+	if err := os.WriteFile(fifo, []byte("paused\n"), 0); err != nil {
+		return
+	}
+	_, _ = os.ReadFile(fifo)
 }
 
 // fill writes zeros to path until the file system is full: large chunks,

@@ -48,6 +48,10 @@ type Context struct {
 	// On is the hosts a step runs on (`on = ...`), in order; empty for a
 	// step on the operator's machine. A step decoded per host gets one.
 	On []transport.Transport
+	// NodeEval, for a step with On decoded once for all its hosts, is the
+	// evaluation context with `node` bound to On[i] (Eval holds node
+	// unknown), for attributes evaluated per host.
+	NodeEval func(i int) *hcl.EvalContext
 	// Hosts returns every host of the plan by name (a compensation finds
 	// the host its record names there); nil when the plan has none.
 	Hosts func() map[string]transport.Transport

@@ -44,7 +44,7 @@ func (s *Step) edit(f *envfile.File) {
 func (s *Step) mask(key string) bool { return s.sensitive[key] || envfile.LooksSecret(key) }
 
 func (s *Step) files() *envedit.Files {
-	return &envedit.Files{Paths: s.paths, Nodes: s.nodes, Hosts: s.hosts, Identical: s.identical, Mask: s.mask}
+	return &envedit.Files{Paths: s.paths, Nodes: s.nodes, NodePaths: s.nodePaths, Hosts: s.hosts, Identical: s.identical, Mask: s.mask}
 }
 
 // Plan reads every file, checks they are identical, and shows the diff;

@@ -17,6 +17,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/gocty"
 
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/hcldecode"
@@ -55,8 +57,9 @@ type Step struct {
 	identical bool
 	// nodes are the hosts whose copies of paths the step edits (`on`);
 	// empty: the operator's machine. hosts finds any host of the plan.
-	nodes []transport.Transport
-	hosts func() map[string]transport.Transport
+	nodes     []transport.Transport
+	nodePaths [][]string // each node's paths, when files names node
+	hosts     func() map[string]transport.Transport
 	// minio is set when the step changes MinIO's KMS variables: then its
 	// preflight, and its Apply, check MinIO's default key (defaultkey.go).
 	minio     *minio.Config
@@ -72,15 +75,12 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 	var c Config
 	diags := dc.DecodeBody(body, &c)
 	s := &Step{unset: c.Unset, comment: c.Comment, identical: c.RequireIdentical == nil || *c.RequireIdentical, nodes: dc.On, hosts: dc.Hosts}
-	for _, f := range c.Files {
-		if len(s.nodes) == 0 {
-			f = dc.Path(f)
-		} else if !path.IsAbs(f) {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Relative path on hosts",
-				Detail:  fmt.Sprintf("%q: a file on the step's hosts must be an absolute path there, such as \"/etc/default/minio\".", f),
-				Subject: hcldecode.Attributes(body, &c)["files"].Expr.Range().Ptr()})
+	if len(s.nodes) == 0 {
+		for _, f := range c.Files {
+			s.paths = append(s.paths, dc.Path(f))
 		}
-		s.paths = append(s.paths, f)
+	} else {
+		diags = append(diags, s.decodeNodeFiles(body, c, dc)...)
 	}
 	if c.Set != nil {
 		var d hcl.Diagnostics
@@ -97,6 +97,55 @@ func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) 
 		return minioStep{s}, diags
 	}
 	return s, diags
+}
+
+// decodeNodeFiles reads files for a step on hosts: absolute paths on each
+// host, evaluated per host when they name node (files =
+// ["/srv/${node.name}/app.env"]).
+func (s *Step) decodeNodeFiles(body hcl.Body, c Config, dc *hcldecode.Context) hcl.Diagnostics {
+	attr := hcldecode.Attributes(body, &c)["files"]
+	if attr == nil {
+		return nil
+	}
+	per := [][]string{c.Files}
+	if refersToNode(attr.Expr) && dc.NodeEval != nil {
+		per = make([][]string, len(dc.On))
+		for i := range dc.On {
+			val, diags := attr.Expr.Value(dc.NodeEval(i))
+			if diags.HasErrors() {
+				return diags
+			}
+			list, err := convert.Convert(val, cty.List(cty.String))
+			if err == nil {
+				err = gocty.FromCtyValue(list, &per[i])
+			}
+			if err != nil {
+				return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Incorrect attribute value type", Detail: "files must be a list of paths.", Subject: attr.Expr.Range().Ptr()}}
+			}
+		}
+		s.nodePaths = per
+	}
+	s.paths = per[0]
+	var diags hcl.Diagnostics
+	for _, paths := range per {
+		for _, f := range paths {
+			if !path.IsAbs(f) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Relative path on hosts",
+					Detail:  fmt.Sprintf("%q: a file on the step's hosts must be an absolute path there, such as \"/etc/default/minio\".", f),
+					Subject: attr.Expr.Range().Ptr()})
+			}
+		}
+	}
+	return diags
+}
+
+func refersToNode(expr hcl.Expression) bool {
+	for _, tr := range expr.Variables() {
+		if tr.RootName() == "node" {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeMinIO links the step to its MinIO deployment. A step that changes

@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
 )
@@ -36,6 +37,9 @@ type Files struct {
 	// Hosts finds a node by the name an undo record gives (a rollback of
 	// a plan whose step no longer lists it); nil: Nodes only.
 	Hosts func() map[string]transport.Transport
+	// NodePaths, when set, are each node's own paths (a plan's files
+	// naming node), in place of Paths; each node has as many as Paths.
+	NodePaths [][]string
 	// Identical, when true, refuses files that differ before the change and
 	// checks they are identical after it.
 	Identical bool
@@ -112,8 +116,12 @@ func (fs *Files) locs() []loc {
 		return out
 	}
 	var out []loc
-	for _, n := range fs.Nodes {
-		for _, p := range fs.Paths {
+	for i, n := range fs.Nodes {
+		paths := fs.Paths
+		if i < len(fs.NodePaths) && fs.NodePaths[i] != nil {
+			paths = fs.NodePaths[i]
+		}
+		for _, p := range paths {
 			out = append(out, loc{node: n, host: n.Name(), path: p})
 		}
 	}
@@ -242,13 +250,11 @@ func (fs *Files) checkNodes(ctx context.Context) ([]steps.Action, error) {
 			return err
 		}
 		lines[i] = line
-		for _, p := range fs.Paths {
-			if err := l.node.Writable(ctx, p); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
+	if err == nil {
+		err = fs.each(fs.locs(), func(_ int, l loc) error { return l.node.Writable(ctx, l.path) })
+	}
 	var out []steps.Action
 	for _, line := range lines {
 		out = append(out, steps.Action{Summary: line})
@@ -397,6 +403,7 @@ func (fs *Files) writeNodes(ctx context.Context, rt steps.Runtime, locs []loc, d
 	var mu sync.Mutex
 	notWritten := false
 	err := fs.each(locs, func(i int, l loc) error {
+		faultpoint.Hit("before-replace:" + rt.StepID() + ":" + l.host)
 		err := l.node.Replace(ctx, l.path, data[i], originals[i].Meta.Mode)
 		if err == nil {
 			return nil

@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/faultpoint"
+	"github.com/cutover/cutover/internal/testing/fleet"
+)
+
+// fleetRig is three loopback sshd's standing for hosts a, b and c, each
+// with its own directory ROOT/<name> holding its app.env, and the plan's
+// host blocks for them.
+type fleetRig struct {
+	t     *testing.T
+	bin   string
+	dir   string // the plan's directory
+	root  string // ROOT: one directory per host
+	hosts map[string]*fleet.SSHServer
+	names []string
+	// outputs are everything cutover printed, for the secret scan.
+	outputs []string
+}
+
+const fleetSecret = "fleet-s3cr3t-token-value"
+
+// fleetEnv is every node's env file before the run: comments, quoting and
+// a missing final newline that the edit must keep byte for byte.
+const fleetEnv = "# app settings\nKMS_PROVIDER=local\nexport API_TOKEN='old-token'\nLOG_LEVEL=info # keep"
+
+var (
+	fleetBinOnce sync.Once
+	fleetBin     string
+	fleetBinErr  error
+)
+
+// fleetCutover builds the cutover binary once for the fleet tests.
+func fleetCutover(t *testing.T) string {
+	fleetBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cutover-fleet-bin-")
+		if err != nil {
+			fleetBinErr = err
+			return
+		}
+		fleetBin = filepath.Join(dir, "cutover")
+		out, err := exec.Command("go", "build", "-o", fleetBin, "github.com/cutover/cutover/cmd/cutover").CombinedOutput()
+		if err != nil {
+			fleetBinErr = fmt.Errorf("build cutover: %v\n%s", err, out)
+		}
+	})
+	if fleetBinErr != nil {
+		t.Fatal(fleetBinErr)
+	}
+	return fleetBin
+}
+
+func newFleetRig(t *testing.T) *fleetRig {
+	r := &fleetRig{t: t, bin: fleetCutover(t), dir: t.TempDir(), root: t.TempDir(), hosts: map[string]*fleet.SSHServer{}, names: []string{"a", "b", "c"}}
+	for _, n := range r.names {
+		r.hosts[n] = fleet.SSHD(t)
+		if err := os.MkdirAll(filepath.Join(r.root, n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(r.envPath(n), []byte(fleetEnv), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func (r *fleetRig) envPath(node string) string { return filepath.Join(r.root, node, "app.env") }
+
+// hostBlocks declares a, b, c and the group app.
+func (r *fleetRig) hostBlocks() string {
+	var b strings.Builder
+	for _, n := range r.names {
+		s := r.hosts[n]
+		fmt.Fprintf(&b, "host %q {\n  address = %q\n  port = %d\n  user = %q\n  identity_file = %q\n  known_hosts = %q\n  connect_timeout = \"60s\"\n}\n\n",
+			n, s.Host, s.Port, s.User, s.IdentityFile, s.KnownHostsFile)
+	}
+	b.WriteString("group \"app\" {\n  hosts = [host.a, host.b, host.c]\n}\n\n")
+	b.WriteString("variable \"token\" {\n  sensitive = true\n}\n\n")
+	return b.String()
+}
+
+// envStep is the env step on every host, setting the sensitive token.
+func (r *fleetRig) envStep() string {
+	return fmt.Sprintf(`step "env" "switch" {
+  on    = group.app
+  files = ["%s/${node.name}/app.env"]
+  set   = { KMS_PROVIDER = "aws", API_TOKEN = var.token }
+}
+`, r.root)
+}
+
+func (r *fleetRig) writePlan(steps string) string {
+	path := filepath.Join(r.dir, "plan.hcl")
+	src := "cutover \"fleet\" {}\n\n" + r.hostBlocks() + steps
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	return path
+}
+
+// start starts cutover with args and extra environment; wait collects it.
+func (r *fleetRig) start(env []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	cmd := exec.Command(r.bin, args...)
+	cmd.Dir = r.dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CUTOVER_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(append(cmd.Env, "CUTOVER_VAR_token="+fleetSecret), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	return cmd, &stdout, &stderr
+}
+
+// run runs cutover and checks its exit code; it returns stdout+stderr.
+func (r *fleetRig) run(code int, env []string, args ...string) string {
+	r.t.Helper()
+	cmd, stdout, stderr := r.start(env, args...)
+	_ = cmd.Wait()
+	out := stdout.String() + stderr.String()
+	r.outputs = append(r.outputs, out)
+	if got := cmd.ProcessState.ExitCode(); got != code {
+		r.t.Fatalf("cutover %v exited %d, want %d\n%s", args, got, code, out)
+	}
+	return out
+}
+
+// original checks every node's file is byte for byte as before the run,
+// with its mode.
+func (r *fleetRig) original(nodes ...string) {
+	r.t.Helper()
+	for _, n := range nodes {
+		data, meta, err := envfile.ReadFileMeta(r.envPath(n))
+		if err != nil || string(data) != fleetEnv || meta.Mode != 0o640 {
+			r.t.Errorf("node %s: %q mode %v err %v; want the original bytes, mode 0640", n, data, meta.Mode, err)
+		}
+	}
+}
+
+// noSecret checks the secret appears in no output and no file of the state
+// directory but undo/ (the saved originals, 0600).
+func (r *fleetRig) noSecret() {
+	r.t.Helper()
+	for _, out := range r.outputs {
+		if strings.Contains(out, fleetSecret) {
+			r.t.Errorf("output holds the secret:\n%s", out)
+		}
+	}
+	_ = filepath.Walk(filepath.Join(r.dir, ".cutover"), func(path string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			if fi != nil && fi.Name() == "undo" {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if data, _ := os.ReadFile(path); bytes.Contains(data, []byte(fleetSecret)) {
+			r.t.Errorf("%s holds the secret", path)
+		}
+		return nil
+	})
+	for _, n := range r.names {
+		if strings.Contains(r.hosts[n].Log(), fleetSecret) {
+			r.t.Errorf("sshd log of %s holds the secret", n)
+		}
+	}
+}
+
+// pauseAt arms a pause@point fault point: the returned function waits
+// until cutover is there, runs fn, and lets it go on.
+func (r *fleetRig) pauseAt(point string) ([]string, func(fn func())) {
+	fifo := filepath.Join(r.t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	env := []string{faultpoint.EnvVar + "=pause@" + point, faultpoint.FIFOVar + "=" + fifo}
+	return env, func(fn func()) {
+		if got, err := os.ReadFile(fifo); err != nil || string(got) != "paused\n" {
+			r.t.Fatalf("fault point %s: read %q, %v", point, got, err)
+		}
+		fn()
+		if err := os.WriteFile(fifo, nil, 0); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// TestFleetEnvOnThreeHosts: env edits each host's file over SSH with the
+// local byte-exact semantics (comments, quoting, no final newline kept;
+// mode kept), identical across nodes; exec runs on each host with the
+// secret passed in its environment; the secret appears in no output,
+// state file or sshd log.
+func TestFleetEnvOnThreeHosts(t *testing.T) {
+	r := newFleetRig(t)
+	plan := r.writePlan(r.envStep() + `
+step "exec" "check" {
+  on      = group.app
+  command = ["sh", "-c", "test \"$TOKEN\" = \"$(. ./app.env && echo $API_TOKEN)\" && echo token-ok-on-$(basename $PWD)"]
+  dir     = "` + r.root + `/${node.name}"
+  env     = { TOKEN = var.token }
+}
+`)
+	out := r.run(0, nil, "plan", plan)
+	for _, n := range r.names {
+		if !strings.Contains(out, "host "+n+": connected") {
+			t.Errorf("plan does not show host %s connected:\n%s", n, out)
+		}
+	}
+	out = r.run(0, nil, "run", "--yes", plan)
+	want := "# app settings\nKMS_PROVIDER=aws\nexport API_TOKEN='" + fleetSecret + "'\nLOG_LEVEL=info # keep"
+	for _, n := range r.names {
+		data, meta, err := envfile.ReadFileMeta(r.envPath(n))
+		if err != nil || string(data) != want || meta.Mode != 0o640 {
+			t.Errorf("node %s after the run: %q mode %v err %v", n, data, meta.Mode, err)
+		}
+		log, _ := os.ReadFile(filepath.Join(r.dir, ".cutover", "fleet", "logs", "exec.check.log"))
+		if !strings.Contains(string(log), "["+n+"] token-ok-on-"+n) {
+			t.Errorf("exec.check's log has no token-ok line for %s:\n%s", n, log)
+		}
+	}
+	r.run(0, nil, "status", "--json", plan)
+	r.noSecret()
+}
