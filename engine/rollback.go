@@ -158,7 +158,11 @@ func (e *execution) actionFinished(a *checkpoint.RollbackAction, took time.Durat
 	ev := event.Event{Type: event.RollbackAction, Step: a.Step, Phase: a.Phase, Op: string(a.Op), Status: "done", Elapsed: took}
 	if err != nil {
 		ev.Status, ev.Message = "failed", err.Error()
+		if a.Summary != "" {
+			ev.Message += " (" + a.Summary + ")"
+		}
 	} else {
+		ev.Message = a.Summary
 		key := "undo:" + a.Step
 		if a.Op == checkpoint.OpRedo {
 			key = a.Step

@@ -236,3 +236,97 @@ step "exec" "check" {
 	r.run(0, nil, "status", "--json", plan)
 	r.noSecret()
 }
+
+// TestFleetHostKilledMidStep: host c's sshd is killed (sessions too) while
+// the env step is about to write c's file: the step fails, and the
+// rollback restores exactly the nodes that changed (a and b) byte for
+// byte; c, never written, is left alone without being contacted; the
+// report names every node's state.
+func TestFleetHostKilledMidStep(t *testing.T) {
+	r := newFleetRig(t)
+	plan := r.writePlan(r.envStep())
+	env, at := r.pauseAt("before-replace:env.switch:c")
+	cmd, stdout, stderr := r.start(env, "run", "--yes", plan)
+	at(func() {
+		if err := r.hosts["c"].Kill(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	_ = cmd.Wait()
+	out := stdout.String() + stderr.String()
+	r.outputs = append(r.outputs, out)
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("run exited %d, want 3 (rolled back)\n%s", code, out)
+	}
+	r.original(r.names...)
+	for _, want := range []string{"unreachable", "nodes: a: written, b: written, c: not written", "a: restored", "b: restored", "c: never written (unchanged)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	r.noSecret()
+}
+
+// TestFleetRollbackWaitsForHost: after env changed all three nodes, c
+// goes away and a later step fails: the rollback restores a and b, stops
+// on c with the command to continue; once c is back, that command
+// restores it, and running it again changes nothing.
+func TestFleetRollbackWaitsForHost(t *testing.T) {
+	r := newFleetRig(t)
+	plan := r.writePlan(r.envStep() + `
+step "exec" "fails" {
+  command = ["false"]
+}
+`)
+	env, at := r.pauseAt("after-done:env.switch")
+	cmd, stdout, stderr := r.start(env, "run", "--yes", plan)
+	at(func() {
+		if err := r.hosts["c"].Kill(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	_ = cmd.Wait()
+	out := stdout.String() + stderr.String()
+	r.outputs = append(r.outputs, out)
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("run exited %d, want 1 (rollback stopped)\n%s", code, out)
+	}
+	r.original("a", "b")
+	if data, _ := os.ReadFile(r.envPath("c")); string(data) == fleetEnv {
+		t.Fatal("c was restored while its sshd was down")
+	}
+	for _, want := range []string{"c: unreachable, not restored yet", "once the host is back, run cutover rollback again", "cutover rollback "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	if err := r.hosts["c"].Start(); err != nil {
+		t.Fatal(err)
+	}
+	out = r.run(0, nil, "rollback", "--json", plan)
+	r.original(r.names...)
+	if !strings.Contains(out, `"type":"rollback.action"`) || !strings.Contains(out, "c: restored, b: unchanged, a: unchanged") {
+		t.Errorf("the second rollback's --json does not say c restored, b and a unchanged:\n%s", out)
+	}
+	r.run(0, nil, "rollback", plan)
+	r.original(r.names...)
+	r.noSecret()
+}
+
+// TestFleetHostKeyChanged: a host whose key changed is refused at
+// preflight with the fingerprint it presents; nothing is written.
+func TestFleetHostKeyChanged(t *testing.T) {
+	r := newFleetRig(t)
+	plan := r.writePlan(r.envStep())
+	if err := r.hosts["b"].RotateHostKey(); err != nil {
+		t.Fatal(err)
+	}
+	out := r.run(1, nil, "run", "--yes", plan)
+	if !strings.Contains(out, "host key CHANGED") || !strings.Contains(out, r.hosts["b"].HostKeyFingerprint) {
+		t.Errorf("output does not refuse b's changed key with its fingerprint %s:\n%s", r.hosts["b"].HostKeyFingerprint, out)
+	}
+	r.original(r.names...)
+	if _, err := os.Stat(filepath.Join(r.dir, ".cutover", "fleet", "state.json")); err == nil {
+		t.Error("a refused preflight wrote a checkpoint")
+	}
+}

@@ -179,7 +179,7 @@ func (h *humanRenderer) rollbackAction(e event.Event) {
 	case "started":
 		h.current, h.started, h.progress = what, time.Now(), nil
 	case "done":
-		h.line("  ok    %-36s %6s", what, seconds(e.Elapsed))
+		h.line("  ok    %-36s %6s  %s", what, seconds(e.Elapsed), e.Message)
 		h.current = ""
 	case "failed":
 		h.line("  FAIL  %-36s %6s  %s", what, seconds(e.Elapsed), e.Message)

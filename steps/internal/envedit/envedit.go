@@ -402,11 +402,18 @@ func (fs *Files) writeNodes(ctx context.Context, rt steps.Runtime, locs []loc, d
 	}
 	var mu sync.Mutex
 	notWritten := false
+	states := make([]string, len(locs))
 	err := fs.each(locs, func(i int, l loc) error {
 		faultpoint.Hit("before-replace:" + rt.StepID() + ":" + l.host)
 		err := l.node.Replace(ctx, l.path, data[i], originals[i].Meta.Mode)
-		if err == nil {
+		switch {
+		case err == nil:
+			states[i] = l.host + ": written"
 			return nil
+		case errors.Is(err, transport.ErrNotWritten):
+			states[i] = l.host + ": not written"
+		default:
+			states[i] = l.host + ": unknown (the write may have happened)"
 		}
 		if errors.Is(err, transport.ErrNotWritten) && (i >= len(prev.Files) || prev.Files[i].NotWritten) {
 			mu.Lock()
@@ -420,7 +427,10 @@ func (fs *Files) writeNodes(ctx context.Context, rt steps.Runtime, locs []loc, d
 			return errors.Join(err, serr)
 		}
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%w; nodes: %s", err, strings.Join(states, ", "))
+	}
+	return nil
 }
 
 func fileUndo(abs string, original Content, after string) FileUndo {
