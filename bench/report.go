@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cutover/cutover/internal/fsutil"
 )
 
 // The pure part of the harness: what a run reports, how targets are
@@ -452,11 +454,7 @@ func WriteJSON(dir string, r *Report) ([]string, error) {
 	}
 	paths := []string{filepath.Join(dir, stamp+".json"), filepath.Join(dir, latest+".json")}
 	for _, p := range paths {
-		tmp := p + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(tmp, p); err != nil {
+		if err := fsutil.WriteFileAtomic(p, data, 0o644); err != nil {
 			return nil, err
 		}
 	}

@@ -35,7 +35,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -46,6 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/testing/awsemu"
 )
 
@@ -177,7 +177,7 @@ func ensureKeys(ctx context.Context, o *options, endpoint string) error {
 		fmt.Fprintf(&lines, "%s=%s\n", alias, arn)
 	}
 	if o.keyFile != "" {
-		if err := writeAtomic(o.keyFile, lines.String()); err != nil {
+		if err := fsutil.WriteFileAtomic(o.keyFile, []byte(lines.String()), 0o600); err != nil {
 			return fmt.Errorf("write key file: %w", err)
 		}
 	}
@@ -214,7 +214,7 @@ func ensureKey(ctx context.Context, client *kms.Client, alias string) (string, e
 // announce prints the endpoint and writes the address file.
 func announce(addr, addrFile string, stdout io.Writer) error {
 	if addrFile != "" {
-		if err := writeAtomic(addrFile, addr+"\n"); err != nil {
+		if err := fsutil.WriteFileAtomic(addrFile, []byte(addr+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write address file: %w", err)
 		}
 	}
@@ -232,22 +232,4 @@ func wait(ctx context.Context, srv *http.Server, errc <-chan error) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
-}
-
-// writeAtomic writes data to a temporary file beside path and renames it
-// over path, so readers never see a partial address.
-func writeAtomic(path, data string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

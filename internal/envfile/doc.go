@@ -40,6 +40,5 @@
 // Set, Unset and Comment rewrite, remove or comment out only the lines of the
 // assignments they concern; Set appends a line when the name is absent.
 //
-// The package does no I/O except ReadFile, ReadFileMeta, WriteAtomic and
-// WriteAtomicMeta.
+// The package does no I/O: files are read and replaced with internal/fsutil.
 package envfile

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/cutover/cutover/internal/command"
-	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/fsutil"
 )
 
 // Local is the operator's own machine.
@@ -19,9 +19,9 @@ func (Local) Name() string { return "local" }
 // Check has nothing to verify.
 func (Local) Check(context.Context) (string, error) { return "local", nil }
 
-// ReadFile reads path (envfile.ReadFileMeta).
-func (Local) ReadFile(_ context.Context, path string) ([]byte, envfile.Meta, error) {
-	return envfile.ReadFileMeta(path)
+// ReadFile reads path (fsutil.ReadFile).
+func (Local) ReadFile(_ context.Context, path string) ([]byte, fsutil.Meta, error) {
+	return fsutil.ReadFile(path)
 }
 
 // Writable checks the file exists, is regular, and that it and its
@@ -42,14 +42,14 @@ func (Local) Writable(_ context.Context, path string) error {
 	return nil
 }
 
-// Replace writes atomically (envfile.WriteAtomic).
+// Replace writes atomically (fsutil.ReplaceFile).
 func (Local) Replace(_ context.Context, path string, data []byte, perm os.FileMode) error {
-	return envfile.WriteAtomic(path, data, perm)
+	return fsutil.ReplaceFile(path, data, perm)
 }
 
-// Restore writes atomically with exactly meta (envfile.WriteAtomicMeta).
-func (Local) Restore(_ context.Context, path string, data []byte, meta envfile.Meta) error {
-	return envfile.WriteAtomicMeta(path, data, meta)
+// Restore writes atomically with exactly meta (fsutil.WriteFileMeta).
+func (Local) Restore(_ context.Context, path string, data []byte, meta fsutil.Meta) error {
+	return fsutil.WriteFileMeta(path, data, meta)
 }
 
 // Run runs the command through internal/command (own process group, masked

@@ -15,7 +15,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/secret"
 )
 
@@ -56,7 +56,7 @@ type Transport interface {
 	// bound) and returns a line describing it; it caches a success.
 	Check(ctx context.Context) (string, error)
 	// ReadFile returns a regular file's bytes, mode and owner.
-	ReadFile(ctx context.Context, path string) ([]byte, envfile.Meta, error)
+	ReadFile(ctx context.Context, path string) ([]byte, fsutil.Meta, error)
 	// Writable fails unless path is an existing regular file that the
 	// node's user can replace (the file and its directory writable).
 	Writable(ctx context.Context, path string) error
@@ -65,7 +65,7 @@ type Transport interface {
 	// one's mode and owner, or gets perm when path does not exist.
 	Replace(ctx context.Context, path string, data []byte, perm os.FileMode) error
 	// Restore is Replace giving the file exactly meta's mode and owner.
-	Restore(ctx context.Context, path string, data []byte, meta envfile.Meta) error
+	Restore(ctx context.Context, path string, data []byte, meta fsutil.Meta) error
 	// Run runs a command and waits for it.
 	Run(ctx context.Context, c Command) error
 }

@@ -39,6 +39,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/providers"
 	"github.com/cutover/cutover/providers/keskey"
 )
@@ -256,40 +257,16 @@ func (s *Store) encode(ctx context.Context, name string, k providers.Key) ([]byt
 	return b, nil
 }
 
-// writeTemp writes b to a new temporary file beside the key and syncs it.
+// writeTemp writes b to a new temporary file beside the key (mode 0600)
+// and syncs it.
 func (s *Store) writeTemp(name string, b []byte) (string, error) {
-	f, err := os.CreateTemp(s.dir, "."+name+tempInfix+"*") // mode 0600
-	if err != nil {
-		return "", err
-	}
-	if err := writeSync(f, b); err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
-}
-
-// writeSync writes b to f, syncs and closes it.
-func writeSync(f *os.File, b []byte) error {
-	_, err := f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fsutil.WriteTemp(s.path(name), b, 0o600)
 }
 
 // syncDir makes the directory's entries durable.
 func (s *Store) syncDir() error {
-	d, err := os.Open(s.dir)
-	if err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("fs keystore: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fs keystore: syncing %s: %w", s.dir, err)
 	}
 	return nil
 }

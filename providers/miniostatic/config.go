@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/providers"
 )
 
@@ -102,7 +103,7 @@ func readKeyFile(path string) (string, error) {
 // MINIO_KMS_SECRET_KEY_FILE is refused: MinIO resolves it against its
 // working directory, which cutover cannot know.
 func readEnvFile(path string) (text, where string, err error) {
-	data, _, err := envfile.ReadFile(path)
+	data, _, err := fsutil.ReadFile(path)
 	if err != nil {
 		return "", "", fmt.Errorf("minio env file: %w", err)
 	}

@@ -103,31 +103,26 @@ func (s *Step) write(ctx context.Context, rt steps.Runtime, src providers.KeySto
 	if err := os.MkdirAll(filepath.Dir(s.To), 0o700); err != nil {
 		return written{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.To), "."+filepath.Base(s.To)+".tmp-*")
-	if err != nil {
-		return written{}, err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	w, err := keybackup.NewWriter(tmp, keybackup.Header{Source: s.from.Describe(), Pattern: s.Pattern, Created: time.Now().UTC()}, recipients...)
-	if err != nil {
-		return written{}, err
-	}
-	var done atomic.Int64
-	for name, err := range src.List(ctx, s.Pattern) {
+	var wr written
+	err = fsutil.WriteStream(s.To, 0o600, func(f io.Writer) error {
+		w, err := keybackup.NewWriter(f, keybackup.Header{Source: s.from.Describe(), Pattern: s.Pattern, Created: time.Now().UTC()}, recipients...)
 		if err != nil {
-			return written{}, fmt.Errorf("list %s: %w", s.from.Describe(), err)
+			return err
 		}
-		if err := addKey(ctx, w, src, name); err != nil {
-			return written{}, err
+		var done atomic.Int64
+		for name, err := range src.List(ctx, s.Pattern) {
+			if err != nil {
+				return fmt.Errorf("list %s: %w", s.from.Describe(), err)
+			}
+			if err := addKey(ctx, w, src, name); err != nil {
+				return err
+			}
+			rt.Progress(steps.Progress{Done: done.Add(1), Total: total, Unit: "keys"})
 		}
-		rt.Progress(steps.Progress{Done: done.Add(1), Total: total, Unit: "keys"})
-	}
-	count, digest, err := w.Close()
-	if err != nil {
-		return written{}, err
-	}
-	return written{count, digest}, finishFile(tmp, s.To)
+		wr.count, wr.digest, err = w.Close()
+		return err
+	})
+	return wr, err
 }
 
 func addKey(ctx context.Context, w *keybackup.Writer, src providers.KeyStore, name string) error {
@@ -139,22 +134,6 @@ func addKey(ctx context.Context, w *keybackup.Writer, src providers.KeyStore, na
 		return fmt.Errorf("read key %s: %w", name, err)
 	}
 	return w.Add(name, k)
-}
-
-func finishFile(tmp *os.File, dest string) error {
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
-		return err
-	}
-	return fsutil.SyncDir(filepath.Dir(dest))
 }
 
 // verify decrypts the file and checks every key against the source.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cutover/cutover/internal/fsutil"
 )
 
 // Names of the files a supervisor keeps in its directory.
@@ -86,16 +88,7 @@ func writeStatus(dir string, s Status) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, StatusFile), append(b, '\n'))
-}
-
-// writeFileAtomic writes b to a temporary file and renames it to path.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fsutil.WriteFileAtomic(filepath.Join(dir, StatusFile), append(b, '\n'), 0o644)
 }
 
 // ReadPID reads a pid file such as D/pid or D/child.pid.
@@ -113,7 +106,7 @@ func ReadPID(path string) (int, error) {
 
 // writePID writes pid to path atomically.
 func writePID(path string, pid int) error {
-	return writeFileAtomic(path, []byte(strconv.Itoa(pid)+"\n"))
+	return fsutil.WriteFileAtomic(path, []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }
 
 // removeFile removes path, best effort: a missing file is fine and a

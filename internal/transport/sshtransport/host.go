@@ -18,7 +18,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/transport"
 )
 
@@ -143,9 +143,9 @@ func broken(err error) bool {
 }
 
 // ReadFile reads a regular file over SFTP.
-func (h *Host) ReadFile(ctx context.Context, p string) ([]byte, envfile.Meta, error) {
+func (h *Host) ReadFile(ctx context.Context, p string) ([]byte, fsutil.Meta, error) {
 	var data []byte
-	var meta envfile.Meta
+	var meta fsutil.Meta
 	err := h.call(ctx, "read "+p, func(sc *sftp.Client) error {
 		f, err := sc.Open(p)
 		if err != nil {
@@ -164,13 +164,13 @@ func (h *Host) ReadFile(ctx context.Context, p string) ([]byte, envfile.Meta, er
 		return err
 	})
 	if err != nil {
-		return nil, envfile.Meta{}, fmt.Errorf("host %s: %w", h.cfg.Name, err)
+		return nil, fsutil.Meta{}, fmt.Errorf("host %s: %w", h.cfg.Name, err)
 	}
 	return data, meta, nil
 }
 
-func metaOf(fi os.FileInfo) envfile.Meta {
-	m := envfile.Meta{Mode: fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)}
+func metaOf(fi os.FileInfo) fsutil.Meta {
+	m := fsutil.Meta{Mode: fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)}
 	if st, ok := fi.Sys().(*sftp.FileStat); ok {
 		m.UID, m.GID, m.HasOwner = int(st.UID), int(st.GID), true
 	}
@@ -199,29 +199,29 @@ test -w "$(dirname "$P")" || { echo "directory not writable by $(id -un), so the
 // the file it replaces, else perm), syncs it and renames it over path
 // (posix-rename@openssh.com).
 func (h *Host) Replace(ctx context.Context, p string, data []byte, perm os.FileMode) error {
-	return h.put(ctx, p, data, func(sc *sftp.Client, target string) (envfile.Meta, error) {
+	return h.put(ctx, p, data, func(sc *sftp.Client, target string) (fsutil.Meta, error) {
 		fi, err := sc.Stat(target)
 		if errors.Is(err, os.ErrNotExist) {
-			return envfile.Meta{Mode: perm}, nil
+			return fsutil.Meta{Mode: perm}, nil
 		}
 		if err != nil {
-			return envfile.Meta{}, err
+			return fsutil.Meta{}, err
 		}
 		if !fi.Mode().IsRegular() {
-			return envfile.Meta{}, fmt.Errorf("%s is not a regular file", target)
+			return fsutil.Meta{}, fmt.Errorf("%s is not a regular file", target)
 		}
 		return metaOf(fi), nil
 	})
 }
 
 // Restore is Replace with exactly meta's mode and owner.
-func (h *Host) Restore(ctx context.Context, p string, data []byte, meta envfile.Meta) error {
-	return h.put(ctx, p, data, func(*sftp.Client, string) (envfile.Meta, error) { return meta, nil })
+func (h *Host) Restore(ctx context.Context, p string, data []byte, meta fsutil.Meta) error {
+	return h.put(ctx, p, data, func(*sftp.Client, string) (fsutil.Meta, error) { return meta, nil })
 }
 
 // put is the atomic replace. An error before the rename wraps
 // transport.ErrNotWritten (the temporary file is removed).
-func (h *Host) put(ctx context.Context, p string, data []byte, metaFn func(*sftp.Client, string) (envfile.Meta, error)) error {
+func (h *Host) put(ctx context.Context, p string, data []byte, metaFn func(*sftp.Client, string) (fsutil.Meta, error)) error {
 	renamed := false
 	err := h.call(ctx, "replace "+p, func(sc *sftp.Client) error {
 		target, err := resolve(sc, p)
@@ -279,7 +279,7 @@ func resolve(sc *sftp.Client, p string) (string, error) {
 
 // writeTemp creates .<name>.tmp-<random> beside target with meta's owner
 // (when set) then mode, writes data and syncs it.
-func writeTemp(sc *sftp.Client, target string, data []byte, meta envfile.Meta) (string, error) {
+func writeTemp(sc *sftp.Client, target string, data []byte, meta fsutil.Meta) (string, error) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(path.Dir(target), "."+path.Base(target)+".tmp-"+hex.EncodeToString(rnd[:]))
@@ -298,7 +298,7 @@ func writeTemp(sc *sftp.Client, target string, data []byte, meta envfile.Meta) (
 	return tmp, nil
 }
 
-func fillTemp(sc *sftp.Client, f *sftp.File, tmp string, data []byte, meta envfile.Meta) error {
+func fillTemp(sc *sftp.Client, f *sftp.File, tmp string, data []byte, meta fsutil.Meta) error {
 	if meta.HasOwner {
 		fi, err := f.Stat()
 		if err != nil {

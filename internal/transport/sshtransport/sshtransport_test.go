@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/secret"
 	"github.com/cutover/cutover/internal/testing/fleet"
 	"github.com/cutover/cutover/internal/transport"
@@ -44,11 +44,11 @@ func TestReplaceAndRestore(t *testing.T) {
 	if err := h.Replace(ctx, path, []byte("A=2\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	data, meta, err := envfile.ReadFileMeta(path)
+	data, meta, err := fsutil.ReadFile(path)
 	if err != nil || string(data) != "A=2\n" || meta.Mode != 0o640 {
 		t.Fatalf("after Replace: %q mode %v err %v; want A=2 and mode 0640", data, meta.Mode, err)
 	}
-	if err := h.Restore(ctx, path, []byte("A=1\n"), envfile.Meta{Mode: 0o604, UID: meta.UID, GID: meta.GID, HasOwner: true}); err != nil {
+	if err := h.Restore(ctx, path, []byte("A=1\n"), fsutil.Meta{Mode: 0o604, UID: meta.UID, GID: meta.GID, HasOwner: true}); err != nil {
 		t.Fatal(err)
 	}
 	got, rmeta, err := h.ReadFile(ctx, path)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cutover/cutover/internal/envfile"
 	"github.com/cutover/cutover/internal/faultpoint"
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
 )
@@ -50,7 +51,7 @@ type Files struct {
 // Content is one file's bytes, mode and owner.
 type Content struct {
 	Data []byte
-	Meta envfile.Meta
+	Meta fsutil.Meta
 }
 
 // Undo is the compensation record (no secrets: paths and digests).
@@ -79,8 +80,8 @@ type FileUndo struct {
 }
 
 // meta is the recorded mode and owner.
-func (f FileUndo) meta() envfile.Meta {
-	m := envfile.Meta{Mode: f.Mode}
+func (f FileUndo) meta() fsutil.Meta {
+	m := fsutil.Meta{Mode: f.Mode}
 	if f.UID != nil && f.GID != nil {
 		m.UID, m.GID, m.HasOwner = *f.UID, *f.GID, true
 	}
@@ -308,14 +309,14 @@ func (fs *Files) Originals(ctx context.Context, rt steps.Runtime) ([]Content, er
 
 // metaOf is the mode and owner recorded for file i before the step first
 // wrote it, else the file's current ones.
-func (u Undo) metaOf(ctx context.Context, i int, l loc) envfile.Meta {
+func (u Undo) metaOf(ctx context.Context, i int, l loc) fsutil.Meta {
 	if i < len(u.Files) {
 		return u.Files[i].meta()
 	}
 	if _, m, err := l.node.ReadFile(ctx, l.path); err == nil {
 		return m
 	}
-	return envfile.Meta{Mode: 0o600}
+	return fsutil.Meta{Mode: 0o600}
 }
 
 // earlier lists what file i's step wrote in earlier attempts, besides after.
@@ -383,7 +384,7 @@ func (fs *Files) Write(ctx context.Context, rt steps.Runtime, originals []Conten
 		if err := rt.SaveUndo(undo); err != nil {
 			return "", err
 		}
-		if err := envfile.WriteAtomic(abs, data[i], originals[i].Meta.Mode); err != nil {
+		if err := fsutil.ReplaceFile(abs, data[i], originals[i].Meta.Mode); err != nil {
 			return "", fmt.Errorf("write %s: %w", l.path, err)
 		}
 	}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package envfile
+package fsutil
 
 import "os"
 

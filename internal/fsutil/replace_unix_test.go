@@ -1,6 +1,6 @@
 //go:build unix
 
-package envfile
+package fsutil
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestWriteAtomicKeepsOwnerAsRoot(t *testing.T) {
+func TestReplaceFileKeepsOwnerAsRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -19,7 +19,7 @@ func TestWriteAtomicKeepsOwnerAsRoot(t *testing.T) {
 	if err := os.Chown(path, 4242, 4343); err != nil {
 		t.Skip("chown:", err)
 	}
-	if err := WriteAtomic(path, []byte("A=2\n"), 0o600); err != nil {
+	if err := ReplaceFile(path, []byte("A=2\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
