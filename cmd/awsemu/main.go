@@ -211,15 +211,18 @@ func ensureKey(ctx context.Context, client *kms.Client, alias string) (string, e
 	return aws.ToString(created.KeyMetadata.Arn), nil
 }
 
-// announce prints the endpoint and writes the address file.
+// announce prints the endpoint, then writes the address file: the file
+// is the signal that the emulator is ready, so it comes last.
 func announce(addr, addrFile string, stdout io.Writer) error {
+	if _, err := fmt.Fprintf(stdout, "http://%s\n", addr); err != nil {
+		return err
+	}
 	if addrFile != "" {
 		if err := fsutil.WriteFileAtomic(addrFile, []byte(addr+"\n"), 0o600); err != nil {
 			return fmt.Errorf("write address file: %w", err)
 		}
 	}
-	_, err := fmt.Fprintf(stdout, "http://%s\n", addr)
-	return err
+	return nil
 }
 
 // wait returns when the server fails or, once ctx is done, has shut down.
