@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cutover/cutover/internal/envfile"
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/faultpoint"
 	"github.com/cutover/cutover/internal/testing/fleet"
 )
@@ -146,7 +146,7 @@ func (r *fleetRig) run(code int, env []string, args ...string) string {
 func (r *fleetRig) original(nodes ...string) {
 	r.t.Helper()
 	for _, n := range nodes {
-		data, meta, err := envfile.ReadFileMeta(r.envPath(n))
+		data, meta, err := fsutil.ReadFile(r.envPath(n))
 		if err != nil || string(data) != fleetEnv || meta.Mode != 0o640 {
 			r.t.Errorf("node %s: %q mode %v err %v; want the original bytes, mode 0640", n, data, meta.Mode, err)
 		}
@@ -224,7 +224,7 @@ step "exec" "check" {
 	out = r.run(0, nil, "run", "--yes", plan)
 	want := "# app settings\nKMS_PROVIDER=aws\nexport API_TOKEN='" + fleetSecret + "'\nLOG_LEVEL=info # keep"
 	for _, n := range r.names {
-		data, meta, err := envfile.ReadFileMeta(r.envPath(n))
+		data, meta, err := fsutil.ReadFile(r.envPath(n))
 		if err != nil || string(data) != want || meta.Mode != 0o640 {
 			t.Errorf("node %s after the run: %q mode %v err %v", n, data, meta.Mode, err)
 		}
