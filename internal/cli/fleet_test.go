@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/faultpoint"
+	"github.com/cutover/cutover/internal/fsutil"
 	"github.com/cutover/cutover/internal/testing/fleet"
 )
 
