@@ -60,6 +60,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}()
 	silenceLibraries()
 	con := newConsole(stdout, stderr)
+	defer func() { con.endEvents(code) }()
 	stderr = con.stderr
 	defer watchHangup(con)()
 	app := newApp(stdin, con)

@@ -28,6 +28,18 @@ type console struct {
 	log     io.Writer  // masking writer over the log file
 
 	detached atomic.Bool
+
+	events atomic.Pointer[eventsLog] // the state directory's events log, once attached
+}
+
+func (c *console) eventsLog() *eventsLog     { return c.events.Load() }
+func (c *console) setEventsLog(l *eventsLog) { c.events.Store(l) }
+
+// endEvents closes the events log's session with the exit code.
+func (c *console) endEvents(code int) {
+	if l := c.events.Swap(nil); l != nil {
+		l.end(code)
+	}
 }
 
 // stream is one of the console's two streams.

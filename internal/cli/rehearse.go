@@ -74,6 +74,9 @@ func rehearse(c *cli.Context, e *env, p *plan.Plan, store *checkpoint.Store, n i
 		return fail(ExitFailed, fmt.Errorf("record the rehearsals' durations: %w", err), "check that the state directory is writable")
 	}
 	v := engine.NewVerdict(p, states)
+	if log := e.con.eventsLog(); log != nil {
+		log.write(newVerdictLine(v))
+	}
 	if c.Bool("json") {
 		newJSONRenderer(out).verdict(v)
 	} else {

@@ -51,16 +51,21 @@ func (j *jsonRenderer) Result(r engine.Result, code int) {
 
 // result writes the result line: outcome, exit code, error, next command.
 func (j *jsonRenderer) result(outcome string, code int, err error, next string) {
-	out := resultLine{Time: time.Now().UTC(), Type: "result", Outcome: outcome, ExitCode: code, Next: next}
-	if err != nil {
-		out.Error = err.Error()
-	}
+	out := newResultLine(outcome, code, err, next)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	_ = j.enc.Encode(out)
 }
 
 func (j *jsonRenderer) Close() {}
+
+func newResultLine(outcome string, code int, err error, next string) resultLine {
+	out := resultLine{Time: time.Now().UTC(), Type: resultType, Outcome: outcome, ExitCode: code, Next: next}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	return out
+}
 
 // humanRenderer prints one line per step with its status and elapsed time.
 // While a step runs it shows a live indicator: a line rewritten in place on a
@@ -130,7 +135,7 @@ func progressText(p *steps.Progress, elapsed time.Duration) string {
 		rate := float64(p.Done) / secs
 		s += fmt.Sprintf(", %.0f/s", rate)
 		if p.Total > p.Done {
-			s += fmt.Sprintf(", ETA %s", seconds(time.Duration(float64(p.Total-p.Done)/rate*float64(time.Second))))
+			s += fmt.Sprintf(", %s left", seconds(time.Duration(float64(p.Total-p.Done)/rate*float64(time.Second))))
 		}
 	}
 	return s
@@ -244,6 +249,10 @@ type verdictLine struct {
 func (j *jsonRenderer) verdict(v engine.Verdict) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_ = j.enc.Encode(verdictLine{Time: time.Now().UTC(), Type: "verdict", Fits: v.Fits(), WindowNS: v.Window, MarginNS: v.Margin,
-		NeedNS: v.Need(), DowntimeNS: v.Downtime, RollbackNS: v.Rollback, Lines: v.Lines()})
+	_ = j.enc.Encode(newVerdictLine(v))
+}
+
+func newVerdictLine(v engine.Verdict) verdictLine {
+	return verdictLine{Time: time.Now().UTC(), Type: "verdict", Fits: v.Fits(), WindowNS: v.Window, MarginNS: v.Margin,
+		NeedNS: v.Need(), DowntimeNS: v.Downtime, RollbackNS: v.Rollback, Lines: v.Lines()}
 }

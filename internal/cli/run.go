@@ -81,13 +81,20 @@ func parseResolve(values []string, p *plan.Plan) (map[string]string, error) {
 func execute(c *cli.Context, e *env, p *plan.Plan, op func(context.Context, engine.Options) engine.Result) error {
 	out := p.Secrets.Writer(e.stdout)
 	r := newRenderer(c.Bool("json"), out, p.Secrets.Writer(e.con.stdout.terminalOnly()), isTerminal(e.con.stdout.raw))
-	ctx, events, stop := interruptible(c, e, r)
+	var sink event.Sink = r
+	if log := e.con.eventsLog(); log != nil {
+		sink = tee{r, log}
+	}
+	ctx, events, stop := interruptible(c, e, sink)
 	defer stop()
 	res := op(ctx, engine.Options{Events: events, Confirm: confirmer(c, e), Command: "cutover", Hint: hintArgs(c, p),
 		PreflightTimeout: c.Duration("preflight-timeout"), IgnoreWindow: c.Bool("ignore-window")})
 	r.Close()
 	code := exitCode(res)
 	r.Result(res, code)
+	if log := e.con.eventsLog(); log != nil {
+		log.write(newResultLine(res.Outcome.String(), code, redactErr(p, res.Err), res.Next))
+	}
 	if code == ExitOK {
 		if res.Next != "" && !c.Bool("json") {
 			fmt.Fprintf(out, "next: %s\n", res.Next)
@@ -108,6 +115,11 @@ func attachRunLog(c *cli.Context, e *env, p *plan.Plan, store *checkpoint.Store)
 	if err := e.con.attachLog(store.RunLogPath(), p.Secrets, c.Command.Name+" "+p.File); err != nil {
 		return fail(ExitFailed, err, "check that the state directory is writable, or choose another with --state")
 	}
+	log, err := openEventsLog(store.Dir(), p.Secrets, c.Command.Name)
+	if err != nil {
+		return fail(ExitFailed, err, "check that the state directory is writable, or choose another with --state")
+	}
+	e.con.setEventsLog(log)
 	return nil
 }
 

@@ -20,11 +20,15 @@ func statusCommand(e *env) *cli.Command {
 		Name:      "status",
 		Usage:     "show what the checkpoint says: steps, times, where it stopped, what to run next",
 		ArgsUsage: "PLAN",
-		Flags:     append(varFlags(), stateFlag(), jsonFlag()),
+		Flags: append(varFlags(), stateFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "stream the events of the run in progress (or the last one) until it ends, from any terminal"}),
 		Action: func(c *cli.Context) error {
 			p, err := loadPlan(c, e, true)
 			if err != nil {
 				return err
+			}
+			if c.Bool("follow") {
+				return follow(c, e, p)
 			}
 			store, st, err := loadState(c, p)
 			if err != nil {
