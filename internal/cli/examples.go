@@ -44,6 +44,7 @@ var examples = map[string][]example{
 	"status": {
 		{"steps, times, where the run stopped and what to run next", "cutover status plan.hcl"},
 		{"the checkpoint as JSON, from a state directory elsewhere", "cutover status --json --state /var/lib/cutover/app plan.hcl"},
+		{"watch the run in progress from another terminal, to its end", "cutover status --follow plan.hcl"},
 	},
 	"unlock": {
 		{"remove a lock whose process is gone (the ID is in the refusal and in status)", "cutover unlock 3f9c2a7d51e08b46 plan.hcl"},
