@@ -36,22 +36,23 @@ type sessionLine struct {
 }
 
 // eventsLog appends events to the state directory's events log, masked
-// through the plan's secret set. A failed write is dropped: the log is for
-// watching a run, the checkpoint and the audit log are its record.
+// through the plan's secret set. The file is opened per line, as the run
+// log is: no file stays open for writing (a state directory can be
+// remounted or archived during a run). A failed write is dropped: the log
+// is for watching a run, the checkpoint and the audit log are its record.
 type eventsLog struct {
 	mu      sync.Mutex
-	f       *os.File
+	f       *appendFile // nil once ended
 	secrets *secret.Set
 }
 
 func openEventsLog(dir string, secrets *secret.Set, command string) (*eventsLog, error) {
-	f, err := os.OpenFile(filepath.Join(dir, eventsLogName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
+	f := &appendFile{path: filepath.Join(dir, eventsLogName)}
+	data, _ := json.Marshal(sessionLine{Time: time.Now().UTC(), Type: sessionStart, Command: command, PID: os.Getpid()})
+	if _, err := f.Write(append(data, '\n')); err != nil {
 		return nil, fmt.Errorf("open the events log: %w", err)
 	}
-	l := &eventsLog{f: f, secrets: secrets}
-	l.write(sessionLine{Time: time.Now().UTC(), Type: sessionStart, Command: command, PID: os.Getpid()})
-	return l, nil
+	return &eventsLog{f: f, secrets: secrets}, nil
 }
 
 // Emit implements event.Sink.
@@ -77,7 +78,6 @@ func (l *eventsLog) end(code int) {
 	l.write(sessionLine{Time: time.Now().UTC(), Type: sessionEnd, ExitCode: &code})
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_ = l.f.Close()
 	l.f = nil
 }
 
