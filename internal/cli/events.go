@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cutover/cutover/internal/event"
+	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/secret"
 )
 

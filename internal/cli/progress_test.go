@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cutover/cutover/internal/keskey"
 	"github.com/cutover/cutover/internal/testing/ptytest"
 	"github.com/cutover/cutover/providers"
+	"github.com/cutover/cutover/providers/keskey"
 )
 
 // progressKeys is the size of the migration the progress tests watch.
