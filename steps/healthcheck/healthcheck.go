@@ -184,7 +184,14 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 		deadline, _ = ctx.Deadline()
 	}
 	start := time.Now()
-	err := steps.Retry(ctx, deadline, s.interval, s.probe)
+	// Progress counts probes against the most the deadline allows, so the
+	// live line's time left is the time until the check gives up.
+	total, n := int64(time.Until(deadline)/max(s.interval, time.Millisecond))+1, int64(0)
+	err := steps.Retry(ctx, deadline, s.interval, func(ctx context.Context) error {
+		n++
+		rt.Progress(steps.Progress{Done: n, Total: total, Unit: "probes"})
+		return s.probe(ctx)
+	})
 	if err != nil {
 		return fmt.Errorf("%s: not healthy: %w", s.target(), err)
 	}

@@ -87,6 +87,11 @@ func TestURLMode(t *testing.T) {
 	if calls != 3 || !strings.HasPrefix(rt.Summary, "healthy after") {
 		t.Errorf("calls %d, summary %q", calls, rt.Summary)
 	}
+	// each probe reports progress: the count, against the most the
+	// deadline allows (the live line's time left is the time to give up)
+	if len(rt.Reports) != 3 || rt.Reports[2].Done != 3 || rt.Reports[2].Unit != "probes" || rt.Reports[2].Total < 100 {
+		t.Errorf("progress reports %+v, want 3 probes against the deadline's worth", rt.Reports)
+	}
 }
 
 // minioStep returns a MinIO-mode health check of a running MinIO.
