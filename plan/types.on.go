@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -102,6 +103,12 @@ func (l *loader) decodeEach(s *Step, hosts []string, batchAttr *hcl.Attribute, g
 		diags = append(diags, errorDiag("Duplicate gate block", "A step has at most one gate block.", gates[1].DefRange))
 	}
 	gateInfo, _ := steps.Lookup(gateType)
+	var gateBody hcl.Body
+	if len(gates) > 0 {
+		var d hcl.Diagnostics
+		gateBody, out.GateTimeout, d = l.gateTimeout(gates[0])
+		diags = append(diags, d...)
+	}
 	seen := map[string]bool{}
 	keep := func(ds hcl.Diagnostics) {
 		for _, d := range ds {
@@ -124,7 +131,7 @@ func (l *loader) decodeEach(s *Step, hosts []string, batchAttr *hcl.Attribute, g
 		keep(d)
 		n := onhosts.Node{Name: name, Impl: impl, Host: h}
 		if len(gates) > 0 {
-			n.Gate, d = gateInfo.Decode(gates[0].Body, dc)
+			n.Gate, d = gateInfo.Decode(gateBody, dc)
 			keep(d)
 		}
 		out.Nodes = append(out.Nodes, n)
@@ -145,6 +152,16 @@ func (l *loader) nodeEval(name string, cfg *sshtransport.Config) *hcl.EvalContex
 	}
 	ev.Variables = map[string]cty.Value{"node": node}
 	return ev
+}
+
+var gateSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "timeout"}}}
+
+// gateTimeout takes the gate's own timeout out of its body; the rest is a
+// health_check body.
+func (l *loader) gateTimeout(b *hcl.Block) (hcl.Body, time.Duration, hcl.Diagnostics) {
+	content, remain, diags := b.Body.PartialContent(gateSchema)
+	d, more := l.limit(exprOf(content.Attributes, "timeout"), "timeout")
+	return remain, d, append(diags, more...)
 }
 
 func (l *loader) batch(a *hcl.Attribute) (int, hcl.Diagnostics) {

@@ -27,7 +27,7 @@ type commonStep struct {
 	Rollback      *rollbackBlock `hcl:"rollback,block" doc:"Replaces the step type's own compensation in a rollback."`
 	On            hcl.Expression `hcl:"on,optional" type:"host or group reference, or a list of them" default:"none: the operator's machine" doc:"The hosts the step runs on: host.<name>, group.<name> or a list such as [host.a, group.web]. env edits every host's file as one set; exec, restart and health_check run once per host with node (name, address, port, user) bound to it. Other step types refuse it."`
 	Batch         hcl.Expression `hcl:"batch,optional" type:"number" default:"all hosts at once" doc:"With on, for exec, restart and health_check: how many hosts run at once; the next batch starts when every host of this one (and its gate) passed. A failure stops the roll."`
-	Gate          *gateBlock     `hcl:"gate,block" doc:"With on, for exec, restart and health_check: a health_check body (url, expect_status... or minio) checked on each host of a batch before the next batch starts; node is bound to that host."`
+	Gate          *gateBlock     `hcl:"gate,block" doc:"With on, for exec, restart and health_check: a health_check body (url, expect_status... or minio), plus timeout (default: the step's), checked on each host of a batch before the next batch starts; node is bound to that host."`
 }
 
 var commonStepSchema = hcldecode.ImpliedSchema(&commonStep{})

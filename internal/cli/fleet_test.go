@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -328,5 +330,47 @@ func TestFleetHostKeyChanged(t *testing.T) {
 	r.original(r.names...)
 	if _, err := os.Stat(filepath.Join(r.dir, ".cutover", "fleet", "state.json")); err == nil {
 		t.Error("a refused preflight wrote a checkpoint")
+	}
+}
+
+// TestFleetBatchesWithGate: a restart in batches of one with a health gate
+// per node: b is unhealthy on the new configuration, so its gate fails and
+// c is never restarted; the rollback restores every node's env file and
+// restarts again exactly the nodes that were restarted (a and b), gated,
+// and the report names each node's state.
+func TestFleetBatchesWithGate(t *testing.T) {
+	r := newFleetRig(t)
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		data, _ := os.ReadFile(r.envPath("b"))
+		if req.URL.Path == "/b" && strings.Contains(string(data), "KMS_PROVIDER=aws") {
+			http.Error(w, "replica b is unhealthy on aws", http.StatusServiceUnavailable)
+		}
+	}))
+	defer health.Close()
+	plan := r.writePlan(r.envStep() + fmt.Sprintf(`
+step "restart" "app" {
+  on      = group.app
+  batch   = 1
+  command = ["sh", "-c", "echo restart >> %s/${node.name}/restarts"]
+  gate {
+    url      = "%s/${node.name}"
+    interval = "10ms"
+    timeout  = "1s"
+  }
+}
+`, r.root, health.URL))
+	out := r.run(3, nil, "run", "--yes", plan)
+	r.original(r.names...)
+	restarts := func(n string) string {
+		data, _ := os.ReadFile(filepath.Join(r.root, n, "restarts"))
+		return string(data)
+	}
+	if restarts("a") != "restart\nrestart\n" || restarts("b") != "restart\nrestart\n" || restarts("c") != "" {
+		t.Errorf("restarts a=%q b=%q c=%q; want a and b restarted forward and in phase 2, c never", restarts("a"), restarts("b"), restarts("c"))
+	}
+	for _, want := range []string{"node b: gate:", "not started: c", "nodes a: done, b: gate failed, c: not started"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
 	}
 }

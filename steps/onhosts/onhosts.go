@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cutover/cutover/internal/transport"
 	"github.com/cutover/cutover/steps"
@@ -47,6 +48,9 @@ type Step struct {
 	Batch int
 	// Rollback, if set, compensates each node that ran.
 	Rollback *RollbackCommand
+	// GateTimeout bounds each node's gate; 0: the step's own deadline (or
+	// the gate's default).
+	GateTimeout time.Duration
 }
 
 // Node states recorded in the undo data and shown in the report.
@@ -269,7 +273,13 @@ func (w *run) batch(ctx context.Context, part []Node) error {
 		if n.Gate == nil {
 			return nil
 		}
-		if err := n.Gate.Apply(ctx, w.nodeRuntime(n.Name)); err != nil {
+		gctx := ctx
+		if w.s.GateTimeout > 0 {
+			var cancel context.CancelFunc
+			gctx, cancel = context.WithTimeout(ctx, w.s.GateTimeout)
+			defer cancel()
+		}
+		if err := n.Gate.Apply(gctx, w.nodeRuntime(n.Name)); err != nil {
 			if merr := w.mark(n.Name, StateGateFailed); merr != nil {
 				return merr
 			}

@@ -28,7 +28,8 @@ func hostOf(s *fleet.SSHServer) *sshtransport.Host {
 }
 
 // TestReplaceAndRestore: an atomic replace over SFTP keeps the file's mode
-// and owner and leaves no temporary file; Restore sets the recorded ones.
+// and owner and leaves no temporary file; Restore sets the recorded ones;
+// Check measures the clock skew and refuses one beyond max_clock_skew.
 func TestReplaceAndRestore(t *testing.T) {
 	s := fleet.SSHD(t)
 	h := hostOf(s)
@@ -61,6 +62,16 @@ func TestReplaceAndRestore(t *testing.T) {
 	}
 	if err := h.Writable(ctx, path+".missing"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("Writable of a missing file: %v", err)
+	}
+	line, err := h.Check(ctx)
+	if err != nil || !strings.Contains(line, "clock skew") {
+		t.Fatalf("Check: %q, %v", line, err)
+	}
+	strict := hostOf(s)
+	defer strict.Close()
+	strict.Config().MaxClockSkew = time.Nanosecond
+	if _, err := strict.Check(ctx); err == nil || !strings.Contains(err.Error(), "exceeds max_clock_skew 1ns") {
+		t.Fatalf("Check with max_clock_skew 1ns: %v, want a refusal", err)
 	}
 }
 
