@@ -21,7 +21,7 @@ type hostBlock struct {
 	Address        string         `hcl:"address" doc:"The host's address (name or IP) for SSH."`
 	Port           int            `hcl:"port,optional" default:"22" doc:"The SSH port."`
 	User           string         `hcl:"user" doc:"The user cutover logs in as; it must be able to read and replace the files the steps edit."`
-	IdentityFile   string         `hcl:"identity_file,optional" doc:"An unencrypted private key file (relative to the plan's directory). Exactly one of identity_file and agent."`
+	IdentityFile   string         `hcl:"identity_file,optional" doc:"An unencrypted private key file (relative to the plan's directory; ~/ is the operator's home). Exactly one of identity_file and agent."`
 	Agent          bool           `hcl:"agent,optional" default:"false" doc:"Authenticate with the keys of the ssh-agent at SSH_AUTH_SOCK (an encrypted key belongs there)."`
 	KnownHosts     string         `hcl:"known_hosts,optional" default:"~/.ssh/known_hosts" doc:"The known_hosts file the host's key must be in; an unknown or changed key is refused at preflight, showing its SHA-256 fingerprint."`
 	JumpHost       hcl.Expression `hcl:"jump_host,optional" type:"host reference" doc:"A host (host.<name>) the connection goes through, as ssh -J."`
@@ -88,7 +88,7 @@ func (l *loader) decodeHost(name string, b *hcl.Block) (*sshtransport.Config, hc
 	dc := l.decodeContext()
 	diags := dc.DecodeBody(b.Body, &hb)
 	cfg := &sshtransport.Config{Name: name, Address: hb.Address, Port: hb.Port, User: hb.User, Agent: hb.Agent,
-		IdentityFile: dc.Path(hb.IdentityFile), KnownHosts: dc.Path(hb.KnownHosts)}
+		IdentityFile: dc.Path(home(hb.IdentityFile)), KnownHosts: dc.Path(home(hb.KnownHosts))}
 	if diags.HasErrors() {
 		return cfg, nil, diags
 	}
@@ -114,6 +114,16 @@ func (l *loader) decodeHost(name string, b *hcl.Block) (*sshtransport.Config, hc
 		}
 	}
 	return cfg, hb.JumpHost, diags
+}
+
+// home expands a leading ~/ to the operator's home directory.
+func home(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, rest)
+		}
+	}
+	return p
 }
 
 // linkJumps resolves each jump_host = host.<name>, refusing unknown hosts
