@@ -113,7 +113,12 @@ func (r *fleetRig) writePlan(steps string) string {
 }
 
 // start starts cutover with args and extra environment; wait collects it.
+// plan and run get a long preflight deadline: each host's checks are SSH
+// sessions, slow on a loaded machine.
 func (r *fleetRig) start(env []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	if args[0] == "plan" || args[0] == "run" {
+		args = append([]string{args[0], "--preflight-timeout", "5m"}, args[1:]...)
+	}
 	cmd := exec.Command(r.bin, args...)
 	cmd.Dir = r.dir
 	for _, kv := range os.Environ() {
