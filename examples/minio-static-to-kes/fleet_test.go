@@ -125,7 +125,10 @@ func (r *fleetRig) command(t *testing.T, knownHosts string, extraEnv ...string) 
 		t.Fatal(err)
 	}
 	vars := r.vars.With("known_hosts", knownHosts, "backup_file", filepath.Join(dir, "minio-keys.age"))
-	cmd := exec.Command(r.bin, append(append([]string{"run"}, vars.Flags()...), "fleet.hcl")...)
+	// A loaded machine (the whole suite at once on 2 cores) can take more
+	// than the default 30s to check four nodes, Vault and KES.
+	args := append([]string{"run", "--preflight-timeout", "5m"}, vars.Flags()...)
+	cmd := exec.Command(r.bin, append(args, "fleet.hcl")...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CUTOVER_") {
@@ -311,8 +314,8 @@ func (r *fleetRig) envDiffers(t *testing.T) {
 	}
 }
 
-// sshdKilledDuringEnv stops cutover inside the env step, once every
-// node's original is saved and before any file is replaced, kills n4's
+// sshdKilledDuringEnv pauses the env step's write to n4 (every node's
+// original saved, the other nodes writing theirs meanwhile), kills n4's
 // sshd and every session on it, and lets cutover go on: the run fails,
 // the nodes that changed are restored byte for byte, and MinIO is back on
 // its static key on all four.
@@ -324,19 +327,26 @@ func (r *fleetRig) sshdKilledDuringEnv(t *testing.T) {
 			t.Fatal(err)
 		}
 	}()
-	cmd, dir, out := r.command(t, r.knownHosts(t), faultpoint.EnvVar+"=STOP@before-effect:env.kms")
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, dir, out := r.command(t, r.knownHosts(t),
+		faultpoint.EnvVar+"=pause@before-replace:env.kms:n4", faultpoint.FIFOVar+"="+fifo)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	ended := make(chan int, 1)
 	go func() { ended <- exitCode(cmd) }()
-	if err := waitStopped(cmd.Process.Pid, ended, 5*time.Minute); err != nil {
+	if err := waitPaused(fifo, ended, 5*time.Minute); err != nil {
+		_ = cmd.Process.Kill()
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if err := n4.KillSSHD(); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGCONT); err != nil {
+	if err := release(fifo, 30*time.Second); err != nil {
+		_ = cmd.Process.Kill()
 		t.Fatal(err)
 	}
 	var code int
@@ -350,8 +360,10 @@ func (r *fleetRig) sshdKilledDuringEnv(t *testing.T) {
 	if code != 3 {
 		t.Fatalf("exit %d, want 3 (failed and rolled back)", code)
 	}
-	if !strings.Contains(out.String(), "n4") {
-		t.Errorf("the report does not name n4")
+	for _, state := range []string{"n1: written", "n2: written", "n3: written", "n4: not written"} {
+		if !strings.Contains(out.String(), state) {
+			t.Errorf("the report does not give the node state %q", state)
+		}
 	}
 	// An atomic replace makes a new file (a new inode, or a freed one
 	// reused, with a new change time): n1..n3 were written and restored
@@ -364,6 +376,43 @@ func (r *fleetRig) sshdKilledDuringEnv(t *testing.T) {
 	}
 	r.onStaticKey(t)
 	ex.NoSecrets(t, filepath.Join(dir, ".cutover"), r.secretValues()...)
+}
+
+// waitPaused waits until cutover says "paused" on the fault point's FIFO,
+// failing if it ends first or timeout passes.
+func waitPaused(fifo string, ended chan int, timeout time.Duration) error {
+	said := make(chan string, 1)
+	go func() { b, _ := os.ReadFile(fifo); said <- string(b) }()
+	select {
+	case s := <-said:
+		if s != "paused\n" {
+			return fmt.Errorf("fault point FIFO said %q", s)
+		}
+		return nil
+	case code := <-ended:
+		ended <- code
+		_ = release(fifo, time.Second) // ends the reader above
+		return fmt.Errorf("cutover ended (exit %d) before its fault point", code)
+	case <-time.After(timeout):
+		_ = release(fifo, time.Second)
+		return fmt.Errorf("cutover did not reach its fault point within %v", timeout)
+	}
+}
+
+// release opens the FIFO for writing and closes it: the paused process
+// (reading it to its end) goes on. It fails if nobody reads it in time.
+func release(fifo string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			return f.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("releasing the fault point: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // fileID is what tells a replaced file: its inode and change time.
@@ -385,27 +434,6 @@ func (r *fleetRig) inodes(t *testing.T) []fileID {
 		out = append(out, fileID{st.Ino, st.Ctim})
 	}
 	return out
-}
-
-// waitStopped waits until pid is stopped (state T), failing early if the
-// process ends first.
-func waitStopped(pid int, ended chan int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case code := <-ended:
-			ended <- code
-			return fmt.Errorf("cutover ended (exit %d) before its fault point", code)
-		default:
-		}
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] == 'T' {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("cutover did not reach its fault point within %v", timeout)
 }
 
 // secretValues are the sensitive inputs' values.

@@ -15,11 +15,6 @@
 // pipe nobody reads (writes fail with EPIPE) and it gets SIGHUP; Hit then
 // returns.
 //
-// With the value "STOP@<point>" the process stops itself (SIGSTOP) the
-// first time it reaches the point, and goes on when it gets SIGCONT: how
-// the fleet tests drop a node at an exact moment of a step (the test sees
-// the process stopped, kills the node's sshd, and continues it).
-//
 // With the value "pause@<point>" the process stops at that point until the
 // test lets it go, through the FIFO named by CUTOVER_FAULTPOINT_FIFO: it
 // writes "paused\n" to the FIFO (the test reads it: the process is there),
@@ -32,7 +27,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 )
 
@@ -41,12 +35,6 @@ const fullPrefix = "full:"
 
 // hangupPrefix marks a point at which the terminal goes away.
 const hangupPrefix = "SIGHUP@"
-
-// stopPrefix marks a point at which the process stops until continued.
-const stopPrefix = "STOP@"
-
-// stopped is set once a STOP@ point has stopped the process.
-var stopped atomic.Bool
 
 // pausePrefix marks a point at which to wait for the test (FIFOVar).
 const pausePrefix = "pause@"
@@ -78,8 +66,6 @@ func Hit(name string) {
 		fill(filepath.Join(fillDir, "faultpoint-full"))
 	case strings.HasPrefix(want, hangupPrefix) && want[len(hangupPrefix):] == name:
 		hangup()
-	case strings.HasPrefix(want, stopPrefix) && want[len(stopPrefix):] == name && stopped.CompareAndSwap(false, true):
-		_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP) // returns after SIGCONT
 	case strings.HasPrefix(want, pausePrefix) && want[len(pausePrefix):] == name:
 		pause(os.Getenv(FIFOVar))
 	}
