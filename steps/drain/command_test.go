@@ -304,7 +304,9 @@ func TestCommandBadInflightOutput(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(s.dir, "count"), []byte(tc.output), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			// Long enough to read the count at least twice even on a loaded
+			// machine (a command start can take hundreds of milliseconds).
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			err := s.Apply(ctx, steptest.NewRuntime("drain.test"))
 			if err == nil || !strings.HasPrefix(err.Error(), "in-flight count unreadable: ") || !strings.Contains(err.Error(), tc.want) {
