@@ -38,7 +38,10 @@ func (s *Store) Audit(rec AuditRecord) error {
 	if err := s.appendAudit(rec); err != nil {
 		return err
 	}
-	return s.syncAudit()
+	if err := s.syncAudit(); err != nil {
+		return err
+	}
+	return s.shipTail("audit.jsonl")
 }
 
 // AuditWithNextSave appends rec to audit.jsonl like Audit but leaves its
@@ -55,7 +58,10 @@ func (s *Store) AuditWithNextSave(rec AuditRecord) error {
 func (s *Store) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.syncAudit()
+	if err := s.syncAudit(); err != nil {
+		return err
+	}
+	return s.shipTail("audit.jsonl")
 }
 
 // appendAudit writes rec's line to the audit log, opening it (and ending a
@@ -161,7 +167,13 @@ func (s *Store) RecordDurations(measured Durations) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(s.durationsPath(), append(data, '\n'), 0o600)
+	data = append(data, '\n')
+	if err := fsutil.WriteFileAtomic(s.durationsPath(), data, 0o600); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.putFile("durations.json", data)
 }
 
 // Journal is an append-only JSON-lines file a long step writes as it goes
@@ -170,6 +182,8 @@ type Journal struct {
 	path string
 	f    *os.File
 	w    *bufio.Writer
+	// store mirrors the journal's new lines after each Sync (nil: none).
+	store *Store
 }
 
 // OpenJournal opens (creating) the journal of step/name for appending.
@@ -186,7 +200,7 @@ func (s *Store) OpenJournal(step, name string) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("journal %s: repair torn last line: %w", p, err)
 	}
-	return &Journal{path: p, f: f, w: bufio.NewWriter(f)}, nil
+	return &Journal{path: p, f: f, w: bufio.NewWriter(f), store: s}, nil
 }
 
 // terminateTornLine ends a torn last line (a crash in the middle of an
@@ -261,7 +275,20 @@ func (j *Journal) Sync() error {
 	if err := j.w.Flush(); err != nil {
 		return err
 	}
-	return j.f.Sync()
+	if err := j.f.Sync(); err != nil {
+		return err
+	}
+	return j.ship()
+}
+
+// ship mirrors the journal's synced lines to the shared store, if any.
+func (j *Journal) ship() error {
+	if j.store == nil || j.store.remote == nil {
+		return nil
+	}
+	j.store.mu.Lock()
+	defer j.store.mu.Unlock()
+	return j.store.shipTail(filepath.Join("journals", filepath.Base(j.path)))
 }
 
 // Close syncs and closes the journal.

@@ -75,6 +75,9 @@ func (g *GroupJournal) waitLocked(n uint64) error {
 		if err == nil {
 			g.mu.Unlock()
 			err = g.j.f.Sync() // the slow part, while others keep appending
+			if err == nil {
+				err = g.j.ship()
+			}
 			g.mu.Lock()
 		}
 		g.syncing = false

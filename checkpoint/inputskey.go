@@ -21,6 +21,11 @@ const inputsKeySize = 32
 func (s *Store) InputsKey() ([]byte, error) {
 	p := filepath.Join(s.dir, "inputs.key")
 	key, err := os.ReadFile(p)
+	if err == nil {
+		if key, err = s.crypt.open(p, key); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case err == nil && len(key) == inputsKeySize:
 		return key, nil
@@ -33,7 +38,16 @@ func (s *Store) InputsKey() ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if err := fsutil.WriteFileAtomic(p, key, 0o600); err != nil {
+	stored, err := s.crypt.seal(key)
+	if err != nil {
+		return nil, fmt.Errorf("write inputs key: %w", err)
+	}
+	if err := fsutil.WriteFileAtomic(p, stored, 0o600); err != nil {
+		return nil, fmt.Errorf("write inputs key: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.putFile("inputs.key", stored); err != nil {
 		return nil, fmt.Errorf("write inputs key: %w", err)
 	}
 	return key, nil

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -71,6 +72,9 @@ func (s *Store) Lock(info LockInfo) error {
 	if err != nil {
 		return err
 	}
+	if s.remote != nil {
+		return s.lockRemote(info, append(data, '\n'))
+	}
 	f, err := os.OpenFile(s.lockPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		holder, rerr := s.ReadLock()
@@ -99,6 +103,10 @@ func (s *Store) Lock(info LockInfo) error {
 
 // ReadLock returns the current holder, or ErrNotLocked.
 func (s *Store) ReadLock() (*LockInfo, error) {
+	if s.remote != nil {
+		info, _, err := s.readRemoteLock()
+		return info, err
+	}
 	data, err := os.ReadFile(s.lockPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotLocked
@@ -122,8 +130,87 @@ func (s *Store) Unlock(id string) error {
 	if info.ID != id {
 		return fmt.Errorf("%w: the lock's ID is %s, not %s", ErrLockMismatch, info.ID, id)
 	}
+	if s.remote != nil {
+		return s.remote.try(func(ctx context.Context) error { return s.remote.Backend.Delete(ctx, "lock.json") })
+	}
 	if err := os.Remove(s.lockPath()); err != nil {
 		return err
 	}
 	return fsutil.SyncDir(s.dir)
+}
+
+// lockRemote takes the shared store's lock with a conditional create
+// (If-None-Match: *): of two racing processes exactly one succeeds. A lock
+// this local copy recorded as its own when the store went away (the
+// pending marker) is taken back with If-Match on its ETag. Then the local
+// copy is reconciled with the store (pushed or pulled); if that fails the
+// lock is released again.
+func (s *Store) lockRemote(info LockInfo, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.remote
+	err := r.try(func(ctx context.Context) error {
+		_, err := r.Backend.Put(ctx, "lock.json", data, Cond{IfAbsent: true})
+		return err
+	})
+	if errors.Is(err, ErrPrecondition) {
+		err = s.retakeLock(data)
+	}
+	if err != nil {
+		return err
+	}
+	r.lockID, r.offline, r.stale = info.ID, false, nil
+	if err := s.syncRemote(); err != nil {
+		_ = r.try(func(ctx context.Context) error { return r.Backend.Delete(ctx, "lock.json") })
+		return fmt.Errorf("reconcile %s with %s: %w", s.dir, r.Backend, err)
+	}
+	return nil
+}
+
+// retakeLock replaces a held lock only when the pending marker of this
+// local copy names it (its holder could not release it because the store
+// was away); otherwise it is a *LockedError.
+func (s *Store) retakeLock(data []byte) error {
+	holder, etag, err := s.readRemoteLock()
+	if errors.Is(err, ErrNotLocked) { // released in between: try once more
+		return s.remote.try(func(ctx context.Context) error {
+			_, err := s.remote.Backend.Put(ctx, "lock.json", data, Cond{IfAbsent: true})
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("%w (lock unreadable: %v)", ErrLocked, err)
+	}
+	if p, _ := s.readPending(); p == nil || p.LockID == "" || p.LockID != holder.ID {
+		return &LockedError{Holder: *holder}
+	}
+	err = s.remote.try(func(ctx context.Context) error {
+		_, err := s.remote.Backend.Put(ctx, "lock.json", data, Cond{IfMatch: etag})
+		return err
+	})
+	if errors.Is(err, ErrPrecondition) {
+		return &LockedError{Holder: *holder}
+	}
+	return err
+}
+
+func (s *Store) readRemoteLock() (*LockInfo, string, error) {
+	var data []byte
+	var etag string
+	err := s.remote.try(func(ctx context.Context) error {
+		var err error
+		data, etag, err = s.remote.Backend.Get(ctx, "lock.json")
+		return err
+	})
+	if errors.Is(err, ErrObjectNotFound) {
+		return nil, "", ErrNotLocked
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	var info LockInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, "", fmt.Errorf("lock.json in %s: %w", s.remote.Backend, err)
+	}
+	return &info, etag, nil
 }

@@ -54,7 +54,11 @@ const (
 
 // State is the content of state.json.
 type State struct {
-	Version  int    `json:"version"`
+	Version int `json:"version"`
+	// Serial grows with every write of state.json to a shared store (see
+	// Remote): two writes of equal content must differ for the store's
+	// compare-and-swap on the ETag. 0 (omitted) for a local directory.
+	Serial   int64  `json:"serial,omitempty"`
 	Plan     string `json:"plan"`
 	PlanFile string `json:"plan_file"`
 	PlanHash string `json:"plan_hash"`

@@ -57,7 +57,13 @@ func (s *Store) SaveStep(st *State, id string) error {
 	if err := s.withAuditSync(func() error { return s.appendLog(append(line, '\n')) }); err != nil {
 		return fmt.Errorf("save %s: %w", s.logPath(), err)
 	}
-	return nil
+	if s.remote == nil {
+		return nil
+	}
+	if err := s.shipTail("state.log"); err != nil {
+		return err
+	}
+	return s.shipTail("audit.jsonl")
 }
 
 // appendLog writes line to state.log and fsyncs it. The file is opened

@@ -27,6 +27,11 @@ type Store struct {
 	logSynced bool
 	// audit holds audit lines written by AuditWithNextSave until their fsync.
 	audit *os.File
+	// remote is the shared store every write is mirrored to; nil for a
+	// local directory (see Remote).
+	remote *remote
+	// crypt encrypts undo blobs and the inputs key; nil writes them plain.
+	crypt *Crypt
 }
 
 // Open returns the store at dir, creating the directory (0700) if needed.
@@ -104,6 +109,11 @@ func (s *Store) Load() (*State, error) {
 func (s *Store) checkBlobs(st *State) error {
 	for _, step := range st.Steps {
 		for name, digest := range step.Blobs {
+			if s.crypt == nil || len(s.crypt.Identities) == 0 {
+				if ok, err := s.encryptedBlob(step.ID, name); ok || err != nil {
+					continue // checked when it is decrypted (ReadUndoBlob); a missing one is found below
+				}
+			}
 			if _, err := s.ReadUndoBlob(step.ID, name, digest); err != nil {
 				return err
 			}
@@ -133,6 +143,9 @@ func (s *Store) Save(st *State) error {
 func (s *Store) saveLocked(st *State) error {
 	st.Version = SchemaVersion
 	st.UpdatedAt = time.Now().UTC()
+	if s.remote != nil {
+		st.Serial = max(st.Serial, s.remote.serial) + 1
+	}
 	data, digest, err := seal(st)
 	if err != nil {
 		return err
@@ -142,7 +155,13 @@ func (s *Store) saveLocked(st *State) error {
 	}
 	s.base = digest
 	s.dropLog()
-	return nil
+	if s.remote == nil {
+		return nil
+	}
+	if err := s.putState(data, st.Serial); err != nil {
+		return err
+	}
+	return s.shipTail("audit.jsonl")
 }
 
 // Archive moves the current state, undo data and journals into
@@ -168,8 +187,15 @@ func (s *Store) Archive() (string, error) {
 	if err := fsutil.SyncDir(s.dir); err != nil {
 		return "", err
 	}
-	_, err := Open(s.dir)
-	return dest, err
+	if _, err := Open(s.dir); err != nil {
+		return "", err
+	}
+	if s.remote != nil {
+		if err := s.archiveRemote(filepath.Base(dest)); err != nil {
+			return "", err
+		}
+	}
+	return dest, nil
 }
 
 func (s *Store) undoPath(step, name string) (string, error) {
@@ -190,10 +216,36 @@ func (s *Store) WriteUndoBlob(step, name string, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := fsutil.WriteFileAtomic(p, data, 0o600); err != nil {
+	stored, err := s.crypt.seal(data)
+	if err != nil {
 		return "", fmt.Errorf("save undo data %s: %w", p, err)
 	}
+	if err := fsutil.WriteFileAtomic(p, stored, 0o600); err != nil {
+		return "", fmt.Errorf("save undo data %s: %w", p, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.putFile(filepath.Join("undo", filepath.Base(p)), stored); err != nil {
+		return "", fmt.Errorf("save undo data: %w", err)
+	}
 	return Digest(data), nil
+}
+
+// encryptedBlob reports whether the undo blob step/name exists and is
+// encrypted.
+func (s *Store) encryptedBlob(step, name string) (bool, error) {
+	p, err := s.undoPath(step, name)
+	if err != nil {
+		return false, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false, nil // ReadUndoBlob reports it
+	}
+	defer f.Close()
+	head := make([]byte, len(ageHeader))
+	n, _ := f.Read(head)
+	return Encrypted(head[:n]), nil
 }
 
 // ReadUndoBlob returns the bytes WriteUndoBlob stored, checked against the
@@ -209,6 +261,9 @@ func (s *Store) ReadUndoBlob(step, name, digest string) ([]byte, error) {
 		return nil, &CorruptError{Path: p, Problem: "is missing: state.json records undo data " + shortDigest(digest) + " for it"}
 	}
 	if err != nil {
+		return nil, err
+	}
+	if data, err = s.crypt.open(p, data); err != nil {
 		return nil, err
 	}
 	if got := Digest(data); got != digest {

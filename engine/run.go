@@ -63,6 +63,9 @@ func (e *execution) release(r Result) Result {
 
 func (e *execution) unlockHint(err error) string {
 	var le *checkpoint.LockedError
+	if errors.As(err, &le) && e.store.Shared() != "" {
+		return shellquote.Join(e.opts.command(), "unlock", le.Holder.ID, e.plan.File) + "   # only if that process is gone (the lock is in " + e.store.Shared() + ")"
+	}
 	if errors.As(err, &le) {
 		return shellquote.Join(e.opts.command(), "unlock", le.Holder.ID, "--state", e.store.Dir()) + "   # only if that process is gone"
 	}

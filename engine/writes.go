@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine/event"
@@ -70,6 +71,13 @@ func (e *execution) onWriteFailure(ctx context.Context) Result {
 	if !e.touched() {
 		return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("run refused, nothing was changed: %w", cause), Next: e.spaceHint()}
 	}
+	if errors.Is(e.failedWrite(), checkpoint.ErrStoreUnavailable) && e.store.OnUnavailable() == checkpoint.OnUnavailableStop {
+		e.st.Phase = checkpoint.PhaseStopped
+		e.st.Error = e.plan.Secrets.Redact(fmt.Sprintf("stopped before the next step: %v", cause))
+		e.record()
+		e.emit(event.Event{Type: event.RunEnd, Status: string(checkpoint.PhaseStopped), Message: e.st.Error})
+		return Result{Outcome: Stopped, State: e.st, Err: cause}
+	}
 	if e.st.PastPointOfNoReturn {
 		e.st.Phase = checkpoint.PhaseFailed
 		e.st.Error = e.plan.Secrets.Redact(fmt.Sprintf("stopped after the point of no return (%s): %v", e.plan.PointOfNoReturn, cause))
@@ -95,6 +103,9 @@ func (e *execution) finish(r Result) Result {
 	}
 	if r.Outcome == Completed {
 		r.Outcome = Failed
+	}
+	if errors.Is(writeErr, checkpoint.ErrStoreUnavailable) {
+		return e.storeUnavailable(r, writeErr)
 	}
 	what := fmt.Sprintf("the state directory %s could not be written (%v)", e.store.Dir(), writeErr)
 	if err := e.store.Save(e.st); err == nil {
@@ -152,4 +163,17 @@ func joinErr(err, more error) error {
 		return more
 	}
 	return fmt.Errorf("%w; %w", err, more)
+}
+
+// storeUnavailable reports a shared state store that went away during the
+// run: the local copy (the state directory) holds every write, and the next
+// run, rollback or reset from this directory pushes it to the store.
+func (e *execution) storeUnavailable(r Result, writeErr error) Result {
+	if err := e.store.Save(e.st); err != nil && !errors.Is(err, checkpoint.ErrStoreUnavailable) {
+		r.Err = joinErr(r.Err, fmt.Errorf("the state store became unreachable (%v), and the local copy %s could not be written either: %w", writeErr, e.store.Dir(), err))
+		return r
+	}
+	r.Err = joinErr(r.Err, fmt.Errorf("the state store %s became unreachable (%v); the local copy %s holds every write", e.store.Shared(), writeErr, e.store.Dir()))
+	r.Next = strings.TrimPrefix(r.Next+"\n", "\n") + "once the store is back, this pushes the local copy and goes on:\n" + e.cmd("run", "resume (or `cutover rollback` to roll back), from this directory")
+	return r
 }

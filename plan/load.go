@@ -123,6 +123,7 @@ func (l *loader) load() hcl.Diagnostics {
 	diags = append(diags, l.decodeHosts()...)
 	diags = append(diags, l.decodeSystems()...)
 	diags = append(diags, l.decodeCutover()...)
+	diags = append(diags, l.decodeState()...)
 	diags = append(diags, l.decodeSteps()...)
 	l.plan.Eval = l.eval
 	return diags

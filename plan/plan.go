@@ -42,8 +42,11 @@ type Plan struct {
 	// PointOfNoReturn is the ID of the step after which no automatic rollback
 	// happens; "" means none.
 	PointOfNoReturn string
-	Variables       []*Variable
-	Steps           []*Step
+	// State is the plan's state block; nil means the local directory,
+	// unencrypted.
+	State     *StateConfig
+	Variables []*Variable
+	Steps     []*Step
 	// Systems are the decoded system blocks by reference ("kms.local").
 	Systems map[string]any
 	// Hosts are the `host` blocks by name, HostOrder their names in file

@@ -64,6 +64,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	stderr = con.stderr
 	defer watchHangup(con)()
 	app := newApp(stdin, con)
+	defer runCleanups(app)
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return ExitOK

@@ -146,10 +146,15 @@ func openStore(c *cli.Context, p *plan.Plan) (*checkpoint.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	o, err := storeOptions(c, p)
+	if err != nil {
+		return nil, err
+	}
 	st, err := checkpoint.Open(dir)
 	if err != nil {
 		return nil, fail(ExitFailed, err, "check that the state directory is writable, or choose another with --state")
 	}
+	st.Use(o)
 	if err := st.Claim(p.Name, p.File); err != nil {
 		return nil, stateError(c, p, err)
 	}
@@ -163,7 +168,22 @@ func loadState(c *cli.Context, p *plan.Plan) (*checkpoint.Store, *checkpoint.Sta
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := checkpoint.OpenExisting(dir)
+	o, err := storeOptions(c, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var store *checkpoint.Store
+	if o.Remote != nil {
+		store, err = pullShared(c, dir, o)
+		if err != nil {
+			return nil, nil, err
+		}
+	} else {
+		store, err = checkpoint.OpenExisting(dir)
+		if err == nil {
+			store.Use(o)
+		}
+	}
 	var st *checkpoint.State
 	if err == nil {
 		err = store.CheckOwner(p.File)
@@ -192,6 +212,8 @@ func stateError(c *cli.Context, p *plan.Plan, err error) error {
 	case errors.As(err, &other):
 		return fail(ExitFailed, err, fmt.Sprintf("give this plan its own state directory: cutover %s --state DIR %s\n"+
 			"cutover: hint: or give one of the two plans another name (cutover \"<name>\"); nothing was changed", c.Command.Name, p.File))
+	case sharedError(nil, err) != nil && !errors.Is(err, checkpoint.ErrStoreUnavailable):
+		return sharedError(nil, err)
 	case errors.Is(err, checkpoint.ErrCorrupt):
 		return fail(ExitFailed, err, "cutover does not act on a checkpoint that fails its check, and changed nothing.\n"+
 			"cutover: hint: if it was edited by hand, put it back as it was; otherwise restore the state directory from a backup,\n"+

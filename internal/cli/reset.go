@@ -15,7 +15,7 @@ func resetCommand(e *env) *cli.Command {
 		Name:      "reset",
 		Usage:     "archive a finished run's checkpoint so the plan can run again from the start",
 		ArgsUsage: "PLAN",
-		Flags:     append(varFlags(), stateFlag()),
+		Flags:     append(varFlags(), stateFlag(), stateURLFlag(), identityFlag()),
 		Action: func(c *cli.Context) error {
 			p, err := loadPlan(c, e, true)
 			if err != nil {

@@ -20,7 +20,7 @@ func rollbackCommand(e *env) *cli.Command {
 		Name:      "rollback",
 		Usage:     "roll back the run in the checkpoint, or continue a rollback that stopped (idempotent)",
 		ArgsUsage: "PLAN",
-		Flags: append(varFlags(), stateFlag(), jsonFlag(),
+		Flags: append(varFlags(), stateFlag(), stateURLFlag(), identityFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "accept-data-loss", Usage: "roll back even after the point of no return"},
 			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
 			&cli.StringSliceFlag{Name: "overwrite", Usage: "a file the rollback stopped on: put back its original, losing what changed since the step: `STEP=PATH` (repeatable)"},

@@ -25,7 +25,7 @@ func runCommand(e *env) *cli.Command {
 		Name:      "run",
 		Usage:     "execute the plan: checkpoint after each step, roll back automatically when a step fails",
 		ArgsUsage: "PLAN",
-		Flags: append(varFlags(), stateFlag(), jsonFlag(), preflightFlag(), ignoreWindowFlag(),
+		Flags: append(varFlags(), stateFlag(), stateURLFlag(), identityFlag(), jsonFlag(), preflightFlag(), ignoreWindowFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "only plan, the same as the plan command: nothing is changed or written"},
 			&cli.BoolFlag{Name: "yes", Usage: "approve every approve step without asking"},
 			&cli.StringSliceFlag{Name: "resolve", Usage: "settle a step a crash left started: `STEP=done|rerun` (repeatable)"},

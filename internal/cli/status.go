@@ -20,7 +20,7 @@ func statusCommand(e *env) *cli.Command {
 		Name:      "status",
 		Usage:     "show what the checkpoint says: steps, times, where it stopped, what to run next",
 		ArgsUsage: "PLAN",
-		Flags: append(varFlags(), stateFlag(), jsonFlag(),
+		Flags: append(varFlags(), stateFlag(), stateURLFlag(), identityFlag(), jsonFlag(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "stream the events of the run in progress (or the last one) until it ends, from any terminal"}),
 		Action: func(c *cli.Context) error {
 			p, err := loadPlan(c, e, true)
