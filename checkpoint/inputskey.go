@@ -52,3 +52,18 @@ func (s *Store) InputsKey() ([]byte, error) {
 	}
 	return key, nil
 }
+
+// NewRunInputsKey is InputsKey for a new run: when the kept key is
+// encrypted and no given identity opens it, a new key replaces it (the key
+// only authenticates the inputs of the run that uses it), so a new run
+// needs no identity.
+func (s *Store) NewRunInputsKey() ([]byte, error) {
+	key, err := s.InputsKey()
+	if !errors.Is(err, ErrNoIdentity) && !errors.Is(err, ErrWrongIdentity) {
+		return key, err
+	}
+	if err := os.Remove(filepath.Join(s.dir, "inputs.key")); err != nil {
+		return nil, fmt.Errorf("replace inputs key: %w", err)
+	}
+	return s.InputsKey()
+}

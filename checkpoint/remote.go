@@ -158,7 +158,7 @@ func (s *Store) write(op func(ctx context.Context) error) error {
 		if perr := s.markPending(); perr != nil {
 			return fmt.Errorf("%w; and the pending marker could not be written: %v", err, perr)
 		}
-		return fmt.Errorf("%w: the local copy %s holds every write and is pushed when the store is back", err, s.dir)
+		return err
 	}
 }
 
@@ -231,6 +231,9 @@ func (s *Store) putState(data []byte, serial int64) error {
 // never read (Pull reads the current serial's segments only).
 func (s *Store) dropOldLogSegments(serial int64) {
 	r := s.remote
+	if r.offline {
+		return
+	}
 	_ = r.try(func(ctx context.Context) error {
 		objs, err := r.Backend.List(ctx, "state.log/")
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/cutover/cutover/checkpoint"
-	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/internal/testing/testenv"
 )
 
 // sharedRig is one MinIO server with a bucket for the shared-state tests.

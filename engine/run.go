@@ -56,6 +56,11 @@ func (e *execution) release(r Result) Result {
 		if r.Outcome == Completed {
 			r.Outcome = Failed
 		}
+		if e.store.Shared() != "" {
+			r.Next = strings.TrimPrefix(r.Next+"\n", "\n") + shellquote.Join(e.opts.command(), "unlock", e.lock.ID, e.plan.File) +
+				"   # from another directory once the store is back; a run or rollback from this one takes the lock back itself"
+			return r
+		}
 		r.Next = strings.TrimPrefix(r.Next+"\n", "\n") + shellquote.Join(e.opts.command(), "unlock", e.lock.ID, "--state", e.store.Dir()) + "   # once the state directory can be written"
 	}
 	return r
@@ -175,7 +180,7 @@ func (e *execution) startNew(ctx context.Context) (Result, bool) {
 		Plan: e.plan.Name, PlanFile: e.plan.File, PlanHash: e.plan.Hash,
 		RunID: randomHex(8), Phase: checkpoint.PhaseRunning, StartedAt: now, Rehearsal: e.opts.Rehearsal,
 	}
-	key, err := e.store.InputsKey()
+	key, err := e.store.NewRunInputsKey()
 	if err != nil {
 		return Result{Outcome: Failed, Err: err}, true
 	}
@@ -233,8 +238,8 @@ func (e *execution) runSteps(ctx context.Context) Result {
 		if err == nil && isRestart(s) {
 			err = e.reassertDrains(ctx, s, false)
 		}
-		if errors.Is(err, errNotStarted) {
-			return e.onWriteFailure(ctx)
+		if errors.Is(err, errNotStarted) || errors.Is(err, ErrStateWrite) && errors.Is(e.failedWrite(), checkpoint.ErrStoreUnavailable) {
+			return e.onWriteFailure(ctx) // a shared store that went away: as the plan's on_unavailable says
 		}
 		if err != nil {
 			return e.onFailure(ctx, s, err)
