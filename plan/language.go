@@ -40,6 +40,8 @@ var Blocks = []TopBlock{
 		Doc: "A named list of hosts, referred to as group.<name> in a step's on."},
 	{Name: "step", Labels: []string{"type", "name"}, Config: &commonStep{}, Steps: true,
 		Doc: "One runbook step, run in file order and referred to as step.<type>.<name> (id, type, name, status, outputs). The attributes below are common to every step type; the rest of the body is the type's."},
+	{Name: "state", Labels: []string{"type"}, Config: &stateBlock{},
+		Doc: "Where the checkpoint and lock live: \"local\" (the default, .cutover/<name> beside the plan) or \"s3\" (shared on S3-compatible storage, so status, rollback, unlock and resume work from another machine; --state-url overrides it). At most one."},
 }
 
 // SystemTypeConfig is a pointer to the struct of the `type` attribute that

@@ -27,16 +27,18 @@ type StateConfig struct {
 	Range         hcl.Range     // the block's header
 }
 
+// stateBlock is the body of the `state "<type>"` block; its tags are its
+// entry in docs/reference.md.
 type stateBlock struct {
-	Bucket        string         `hcl:"bucket,optional"`
-	Prefix        string         `hcl:"prefix,optional"`
-	Endpoint      string         `hcl:"endpoint,optional"`
-	Region        string         `hcl:"region,optional"`
-	CAFile        string         `hcl:"ca_file,optional"`
-	Recipients    []string       `hcl:"recipients,optional"`
-	OnUnavailable string         `hcl:"on_unavailable,optional"`
-	WaitTimeout   hcl.Expression `hcl:"wait_timeout,optional"`
-	Timeout       hcl.Expression `hcl:"timeout,optional"`
+	Bucket        string         `hcl:"bucket,optional" doc:"s3: the bucket holding the checkpoint (required for s3)."`
+	Prefix        string         `hcl:"prefix,optional" default:"none" doc:"s3: objects go under PREFIX/<plan name>/."`
+	Endpoint      string         `hcl:"endpoint,optional" default:"AWS S3" doc:"s3: the S3 API, such as \"https://minio.example:9000\" (a bare host:port is https)."`
+	Region        string         `hcl:"region,optional" doc:"s3: the bucket's region."`
+	CAFile        string         `hcl:"ca_file,optional" doc:"s3: PEM roots to trust for the endpoint (relative to the plan's directory). Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or ~/.aws/credentials, never the plan."`
+	Recipients    []string       `hcl:"recipients,optional" type:"list of age recipients" doc:"age public keys (\"age1...\"): undo data and the inputs key are encrypted to them before they are written, locally and to the store; rollback and resume then need the identity of one (--identity FILE or CUTOVER_IDENTITY=FILE); status does not."`
+	OnUnavailable string         `hcl:"on_unavailable,optional" default:"rollback" doc:"s3: what a run does when the store stops answering: \"rollback\" (take no further step and roll back from the local copy), \"stop\" (take no further step; resume or roll back once the store is back) or \"wait\" (each write waits up to wait_timeout, then as rollback). Either way the local copy keeps every write and the next run or rollback from that directory pushes it."`
+	WaitTimeout   hcl.Expression `hcl:"wait_timeout,optional" type:"duration" default:"10m" doc:"s3: how long a write waits for the store under on_unavailable = \"wait\"."`
+	Timeout       hcl.Expression `hcl:"timeout,optional" type:"duration" default:"10s" doc:"s3: the deadline of each call to the store."`
 }
 
 // decodeState reads the optional single state block.
