@@ -24,6 +24,9 @@ func (b *bench) runEngine(ctx context.Context) error {
 	if err := b.benchSave(dir); err != nil {
 		return err
 	}
+	if err := b.benchSharedSave(ctx, dir); err != nil {
+		return err
+	}
 	if err := b.benchStepOverhead(ctx, dir); err != nil {
 		return err
 	}

@@ -208,6 +208,7 @@ func (s *Store) Pending() bool {
 func (s *Store) putState(data []byte, serial int64) error {
 	r := s.remote
 	cond := Cond{IfAbsent: r.etag == "", IfMatch: r.etag}
+	old := logPrefix(r.serial)
 	err := s.write(func(ctx context.Context) error {
 		etag, err := r.Backend.Put(ctx, "state.json", data, cond)
 		if err == nil {
@@ -220,34 +221,26 @@ func (s *Store) putState(data []byte, serial int64) error {
 			"another process holds or took over this plan's state", r.Backend, ErrStaleWriter, r.serial)
 		return r.stale
 	}
-	if err == nil {
-		s.dropOldLogSegments(serial)
+	if err == nil && r.shipped[old] > 0 {
+		s.dropLogSegments(old)
 	}
 	return err
 }
 
-// dropOldLogSegments removes state.log segments of older serials: the
-// state.json just written holds their records. Best effort: a leftover is
-// never read (Pull reads the current serial's segments only).
-func (s *Store) dropOldLogSegments(serial int64) {
+// dropLogSegments removes the state.log segments under prefix (an older
+// serial's): the state.json just written holds their records. Best effort:
+// a leftover is never read (a pull reads the current serial's only).
+func (s *Store) dropLogSegments(prefix string) {
 	r := s.remote
-	if r.offline {
-		return
-	}
+	delete(r.shipped, prefix)
 	_ = r.try(func(ctx context.Context) error {
-		objs, err := r.Backend.List(ctx, "state.log/")
-		if err != nil {
-			return err
-		}
-		keep := logPrefix(serial)
+		objs, err := r.Backend.List(ctx, prefix)
 		for _, o := range objs {
-			if !strings.HasPrefix(o.Key, keep) {
-				if err := r.Backend.Delete(ctx, o.Key); err != nil {
-					return err
-				}
+			if err == nil {
+				err = r.Backend.Delete(ctx, o.Key)
 			}
 		}
-		return nil
+		return err
 	})
 }
 
