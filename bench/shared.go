@@ -53,24 +53,13 @@ func (b *bench) benchSharedSave(ctx context.Context, dir string) error {
 		}
 	}
 	n := b.sizes.Saves
-	saves, marks := make([]time.Duration, 0, n), make([]time.Duration, 0, n)
-	for i := range n {
-		rec := &st.Steps[6+i%4]
-		rec.Status = []checkpoint.Status{checkpoint.StatusStarted, checkpoint.StatusDone}[i%2]
-		t := time.Now()
-		if err := store.Save(st); err != nil {
-			return err
-		}
-		saves = append(saves, time.Since(t))
+	saves, err := timeMarks(st, n, func(*checkpoint.StepState) error { return store.Save(st) })
+	if err != nil {
+		return err
 	}
-	for i := range n {
-		rec := &st.Steps[6+i%4]
-		rec.Status = []checkpoint.Status{checkpoint.StatusStarted, checkpoint.StatusDone}[i%2]
-		t := time.Now()
-		if err := store.SaveStep(st, rec.ID); err != nil {
-			return err
-		}
-		marks = append(marks, time.Since(t))
+	marks, err := timeMarks(st, n, func(rec *checkpoint.StepState) error { return store.SaveStep(st, rec.ID) })
+	if err != nil {
+		return err
 	}
 	for _, r := range []struct {
 		name, what string

@@ -320,21 +320,9 @@ func (s *Store) syncRemote() error {
 	if err != nil {
 		return err
 	}
-	var data []byte
-	err = r.try(func(ctx context.Context) error {
-		var gerr error
-		data, r.etag, gerr = r.Backend.Get(ctx, "state.json")
-		return gerr
-	})
-	absent := errors.Is(err, ErrObjectNotFound)
-	if err != nil && !absent {
+	data, absent, err := s.getState()
+	if err != nil {
 		return err
-	}
-	r.serial = 0
-	if !absent {
-		r.serial = peekSerial(data)
-	} else {
-		r.etag = ""
 	}
 	if p == nil {
 		return s.pull(data, absent)
@@ -535,20 +523,31 @@ func (s *Store) Pull() error {
 	if r == nil {
 		return nil
 	}
-	var data []byte
-	err := r.try(func(ctx context.Context) error {
+	data, absent, err := s.getState()
+	if err != nil {
+		return err
+	}
+	return s.pull(data, absent)
+}
+
+// getState reads the store's state.json and records its ETag and serial
+// (none and 0 when absent).
+func (s *Store) getState() (data []byte, absent bool, err error) {
+	r := s.remote
+	err = r.try(func(ctx context.Context) error {
 		var gerr error
 		data, r.etag, gerr = r.Backend.Get(ctx, "state.json")
 		return gerr
 	})
-	absent := errors.Is(err, ErrObjectNotFound)
-	if err != nil && !absent {
-		return err
+	if errors.Is(err, ErrObjectNotFound) {
+		r.etag, r.serial = "", 0
+		return nil, true, nil
 	}
-	if !absent {
-		r.serial = peekSerial(data)
+	if err != nil {
+		return nil, false, err
 	}
-	return s.pull(data, absent)
+	r.serial = peekSerial(data)
+	return data, false, nil
 }
 
 // peekSerial is the serial of a sealed state.json; 0 if none.
