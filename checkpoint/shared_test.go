@@ -117,6 +117,62 @@ func TestSharedState(t *testing.T) {
 	t.Run("StaleWriter", func(t *testing.T) { r.t = t; testStaleWriter(r) })
 	t.Run("Encryption", func(t *testing.T) { r.t = t; testEncryption(r) })
 	t.Run("StoreOutage", func(t *testing.T) { r.t = t; testStoreOutage(r) })
+	t.Run("WaitForStore", func(t *testing.T) { r.t = t; testWaitForStore(r) })
+}
+
+// attempts wraps the real S3 backend and reports each Put's start, so the
+// test knows when a write has failed once and is waiting.
+type attempts struct {
+	checkpoint.Backend
+	puts chan string
+}
+
+func (a *attempts) Put(ctx context.Context, key string, data []byte, cond checkpoint.Cond) (string, error) {
+	select {
+	case a.puts <- key:
+	default:
+	}
+	return a.Backend.Put(ctx, key, data, cond)
+}
+
+// testWaitForStore: under on_unavailable = "wait" a write retries while
+// the store is away and succeeds once it is back: no error, no pending
+// local copy, the record in the store.
+func testWaitForStore(r *sharedRig) {
+	t := r.t
+	b, err := checkpoint.NewS3(checkpoint.S3Config{Bucket: r.bucket, Prefix: "wait", Endpoint: r.m.Endpoint}, "plan")
+	must(t, err)
+	wrapped := &attempts{Backend: b, puts: make(chan string, 1)}
+	s, err := checkpoint.Open(t.TempDir())
+	must(t, err)
+	s.Use(checkpoint.Options{Remote: &checkpoint.Remote{Backend: wrapped, Timeout: 500 * time.Millisecond,
+		OnUnavailable: checkpoint.OnUnavailableWait, WaitTimeout: 2 * time.Minute}})
+	l := checkpoint.NewLockInfo("run", "plan")
+	must(t, s.Lock(l))
+	st := newState("exec.a")
+	must(t, s.Save(st))
+	r.signal(syscall.SIGSTOP)
+	for len(wrapped.puts) > 0 {
+		<-wrapped.puts
+	}
+	done := make(chan error, 1)
+	st.Steps[0].Status = checkpoint.StatusDone
+	go func() { done <- s.SaveStep(st, "exec.a") }()
+	<-wrapped.puts // first attempt, against the frozen store
+	<-wrapped.puts // a second one: the first failed and the write waits
+	r.signal(syscall.SIGCONT)
+	must(t, <-done)
+	if s.Pending() {
+		t.Fatal("a pending local copy after the store came back")
+	}
+	other := r.store("wait", nil, 0)
+	must(t, other.Pull())
+	got, err := other.Load()
+	must(t, err)
+	if got.Steps[0].Status != checkpoint.StatusDone {
+		t.Fatalf("store holds %s after the wait", got.Steps[0].Status)
+	}
+	must(t, s.Unlock(l.ID))
 }
 
 // testLockRace: two stores (two working directories, two clients) take the
