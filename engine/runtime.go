@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -221,7 +222,13 @@ func (r *runtime) Started(p command.Process) error {
 		_ = r.e.noteWrite(r.e.store.Save(r.e.st))
 		return nil
 	}
-	if err := r.e.saveStep(r.step.ID); err != nil { // one appended line
+	err := r.e.saveStep(r.step.ID) // one appended line
+	if errors.Is(err, checkpoint.ErrStoreUnavailable) {
+		// a shared store that went away: the local copy holds the record, and
+		// the noted failure stops the run before its next step
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("record its process group in the checkpoint: %w", err)
 	}
 	return nil
