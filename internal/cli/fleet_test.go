@@ -36,7 +36,7 @@ const fleetSecret = "fleet-s3cr3t-token-value"
 
 // fleetEnv is every node's env file before the run: comments, quoting and
 // a missing final newline that the edit must keep byte for byte.
-const fleetEnv = "# app settings\nKMS_PROVIDER=local\nexport API_TOKEN='old-token'\nLOG_LEVEL=info # keep"
+const fleetEnv = "# app settings\nKMS_PROVIDER=local\nAPI_TOKEN='old-token'\nLOG_LEVEL=info # keep"
 
 var (
 	fleetBinOnce sync.Once
@@ -229,7 +229,7 @@ step "exec" "check" {
 		}
 	}
 	out = r.run(0, nil, "run", "--yes", plan)
-	want := "# app settings\nKMS_PROVIDER=aws\nexport API_TOKEN='" + fleetSecret + "'\nLOG_LEVEL=info # keep"
+	want := "# app settings\nKMS_PROVIDER=aws\nAPI_TOKEN='" + fleetSecret + "'\nLOG_LEVEL=info # keep"
 	for _, n := range r.names {
 		data, meta, err := fsutil.ReadFile(r.envPath(n))
 		if err != nil || string(data) != want || meta.Mode != 0o640 {

@@ -7,7 +7,7 @@ import (
 
 func TestDiff(t *testing.T) {
 	old := mustParse(t, "A=1\nB=2\nC=3\n# D=4\nE=5\nF=6\n")
-	cur := mustParse(t, "A=1\nB='9'\n# C=3\n# D=4\nG=7\nF=6 # same value\nH=\n")
+	cur := mustParse(t, "A=1\nB='9'\n# C=3\n# D=4\nG=7\n  F = 6  \nH=\n")
 	want := []Change{
 		{Key: "B", Op: Changed, Old: "2", New: "9", HadOld: true, HasNew: true},
 		{Key: "C", Op: Commented, Old: "3", HadOld: true},

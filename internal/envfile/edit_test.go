@@ -8,23 +8,22 @@ func TestSet(t *testing.T) {
 		changed                    bool
 	}{
 		{"replace unquoted", "A=1\nB=2\n", "A", "3", "A=3\nB=2\n", true},
-		{"same value", "A=1 # c\n", "A", "1", "A=1 # c\n", false},
+		{"same value", "A=1\n", "A", "1", "A=1\n", false},
+		{"hash is part of the value", "A=1 # c\n", "A", "1", "A=1\n", true},
 		{"same value other quoting", "A='1'\n", "A", "1", "A='1'\n", false},
-		{"keep export", "export A=1\n", "A", "2", "export A=2\n", true},
-		{"keep indent and spaces", "  A = 1  # c\n", "A", "2", "  A = 2  # c\n", true},
-		{"keep comment", "A=1 # old\n", "A", "x y", "A=\"x y\" # old\n", true},
-		{"empty keeps comment apart", "A=1 # c\n", "A", "", "A= # c\n", true},
-		{"from empty with comment", "A= # c\n", "A", "v", "A=v # c\n", true},
+		{"keep indent and spaces", "  A = 1  \n", "A", "2", "  A = 2  \n", true},
+		{"hash value replaced", "A=1 # old\n", "A", "x y", "A=\"x y\"\n", true},
+		{"to empty", "A=1  \n", "A", "", "A=  \n", true},
+		{"from a value that looks like a comment", "A= # c\n", "A", "v", "A= v\n", true},
 		{"unquoted safe", "A=1\n", "A", "https://kms.example.com:7373/v1,x@y%z+=^", "A=https://kms.example.com:7373/v1,x@y%z+=^\n", true},
 		{"unquoted needs space quoting", "A=1\n", "A", "a b", "A=\"a b\"\n", true},
 		{"unquoted needs hash quoting", "A=1\n", "A", "a#b", "A=\"a#b\"\n", true},
 		{"unquoted needs dollar escape", "A=1\n", "A", "$X", "A=\"\\$X\"\n", true},
 		{"unquoted needs tilde quoting", "A=1\n", "A", "~/x", "A=\"~/x\"\n", true},
 		{"unquoted needs non-ascii quoting", "A=1\n", "A", "é", "A=\"é\"\n", true},
-		{"double escapes", "A=1\n", "A", "q\"b\\n\nd$t`", "A=\"q\\\"b\\\\n\\nd\\$t\\`\"\n", true},
+		{"double escapes", "A=1\n", "A", "q\"b\\nd$t`", "A=\"q\\\"b\\\\nd\\$t\\`\"\n", true},
 		{"keep single", "A='1'\n", "A", "a b $c \\ \"d\"", "A='a b $c \\ \"d\"'\n", true},
 		{"single to double for quote", "A='1'\n", "A", "it's", "A=\"it's\"\n", true},
-		{"single to double for newline", "A='1'\n", "A", "a\nb", "A=\"a\\nb\"\n", true},
 		{"keep double when safe", "A=\"1\"\n", "A", "2", "A=\"2\"\n", true},
 		{"last assignment only", "A=1\nA=2\nB=3\n", "A", "9", "A=1\nA=9\nB=3\n", true},
 		{"not a commented one", "A=1\n# A=0\n", "A", "2", "A=2\n# A=0\n", true},
@@ -70,7 +69,7 @@ func TestUnset(t *testing.T) {
 		changed             bool
 	}{
 		{"one", "A=1\nB=2\n", "A", "B=2\n", true},
-		{"all active", "A=1\n# A=0\nexport A=2\nB=3\nA='4' # c\n", "A", "# A=0\nB=3\n", true},
+		{"all active", "A=1\n# A=0\n  A=2\nB=3\nA='4'\n", "A", "# A=0\nB=3\n", true},
 		{"absent", "A=1\n# B=2\n", "B", "A=1\n# B=2\n", false},
 		{"crlf", "A=1\r\nB=2\r\n", "A", "B=2\r\n", true},
 		{"last without newline", "A=1\nB=2", "B", "A=1\n", true},
@@ -96,7 +95,7 @@ func TestComment(t *testing.T) {
 		changed             bool
 	}{
 		{"one", "MINIO_KMS_KES_ENDPOINT=https://kes:7373\nB=2\n", "MINIO_KMS_KES_ENDPOINT", "# MINIO_KMS_KES_ENDPOINT=https://kes:7373\nB=2\n", true},
-		{"export and indent", "  export A=\"x\" # c\n", "A", "  # export A=\"x\" # c\n", true},
+		{"indent", "  A=\"x\"\n", "A", "  # A=\"x\"\n", true},
 		{"every active", "A=1\nB=2\nA=3", "A", "# A=1\nB=2\n# A=3", true},
 		{"already commented", "# A=1\n", "A", "# A=1\n", false},
 		{"crlf", "A=1\r\n", "A", "# A=1\r\n", true},
@@ -128,5 +127,24 @@ func checkBytes(t *testing.T, f *File, want string) {
 	t.Helper()
 	if got := string(f.Bytes()); got != want {
 		t.Errorf("Bytes() = %q, want %q", got, want)
+	}
+}
+
+// TestSetRefusesNewline: no line of an env file holds a newline the way
+// systemd reads it back ("\n" in double quotes stays two characters), so
+// Set refuses such a value (callers check ValidValue first).
+func TestSetRefusesNewline(t *testing.T) {
+	for _, v := range []string{"a\nb", "a\x00b"} {
+		if ValidValue(v) {
+			t.Errorf("ValidValue(%q) = true", v)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Set(A, %q) did not panic", v)
+				}
+			}()
+			mustParse(t, "A=1\n").Set("A", v)
+		}()
 	}
 }

@@ -49,15 +49,19 @@ func (f *File) Keys() []string {
 }
 
 // Set makes key's value be value. If key has an active assignment, the last
-// one is rewritten in place, keeping its indentation, "export" keyword,
-// trailing comment and, where the value allows, its quoting style (see
-// quoteValue). Otherwise a line "KEY=value" is appended, using the file's
+// one is rewritten in place, keeping its indentation, trailing whitespace
+// and, where the value allows, its quoting style (see quoteValue). Otherwise a line "KEY=value" is appended, using the file's
 // line ending and first terminating the last line if it has no line ending.
 // Set reports whether the file changed; setting the current value changes
-// nothing. Set panics if key is not a valid name (see ValidKey).
+// nothing. Set panics if key is not a valid name (see ValidKey) or value
+// holds a newline or NUL, which no line of an env file can hold the way
+// systemd reads it (callers refuse such values first, with an error).
 func (f *File) Set(key, value string) bool {
 	if !ValidKey(key) {
 		panic("envfile: Set with invalid variable name")
+	}
+	if !ValidValue(value) {
+		panic("envfile: Set with a value holding a newline or NUL")
 	}
 	i := f.last(key)
 	if i < 0 {
@@ -159,3 +163,7 @@ func (f *File) commented(key string) int {
 	}
 	return n
 }
+
+// ValidValue reports whether an env file can hold value: it holds no
+// newline and no NUL.
+func ValidValue(value string) bool { return !strings.ContainsAny(value, "\n\x00") }

@@ -26,8 +26,9 @@ const (
 	reasonBadName        = "invalid variable name: "
 	reasonOpenSingle     = "unterminated single-quoted value"
 	reasonOpenDouble     = "unterminated double-quoted value"
-	reasonAfterQuote     = "unexpected text after closing quote"
-	reasonContinuation   = "unquoted value ends with a backslash (line continuations are not supported)"
+	reasonAfterQuote     = "text after the closing quote: systemd would add it to the value (it has no trailing comments); put a comment on a line of its own"
+	reasonBackslash      = "backslash in an unquoted value: systemd drops it (or joins the next line); quote the value with single quotes"
+	reasonExport         = `"export" before the name: systemd ignores such a line; remove "export"`
 	reasonNameStartDigit = "starts with a digit"
 )
 
@@ -54,9 +55,9 @@ type line struct {
 type assignment struct {
 	key   string
 	value string // decoded value
-	head  string // indentation, "export ", name, '=', leading whitespace
+	head  string // indentation, name, '=', leading whitespace
 	quote byte   // 0 (unquoted), '\'' or '"'
-	tail  string // trailing whitespace and comment
+	tail  string // trailing whitespace
 }
 
 // Parse parses an environment file. It returns a *ParseError for the first
@@ -94,7 +95,7 @@ func classify(l *line) string {
 	switch {
 	case rest == "":
 		l.kind = kindBlank
-	case rest[0] == '#':
+	case rest[0] == '#' || rest[0] == ';':
 		l.kind = kindComment
 	default:
 		a, reason := parseAssignment(l.text)
@@ -108,7 +109,10 @@ func classify(l *line) string {
 
 // parseAssignment parses text as a KEY=VALUE line.
 func parseAssignment(text string) (assignment, string) {
-	rest := skipExport(trimLeftSpace(text))
+	rest := trimLeftSpace(text)
+	if hasExport(rest) {
+		return assignment{}, reasonExport
+	}
 	eq := strings.IndexByte(rest, '=')
 	if eq < 0 {
 		return assignment{}, reasonNoEquals
@@ -123,13 +127,18 @@ func parseAssignment(text string) (assignment, string) {
 	return a, reason
 }
 
-// skipExport removes a leading "export" keyword and the whitespace after it.
-func skipExport(s string) string {
+// hasExport reports whether s starts with the shell's "export" keyword
+// followed by whitespace. systemd reads "export NAME" as an invalid name and
+// ignores the line, so such a line would mean a variable to a shell and to
+// this package but none to the service.
+// "export =1" assigns the variable named export, to systemd as here.
+func hasExport(s string) bool {
 	const kw = "export"
-	if len(s) > len(kw) && strings.HasPrefix(s, kw) && isSpace(s[len(kw)]) {
-		return trimLeftSpace(s[len(kw):])
+	if len(s) <= len(kw) || !strings.HasPrefix(s, kw) || !isSpace(s[len(kw)]) {
+		return false
 	}
-	return s
+	rest := trimLeftSpace(s[len(kw):])
+	return rest != "" && rest[0] != '='
 }
 
 // checkName returns a reason if name is not a valid variable name. The
@@ -176,29 +185,18 @@ func parseValue(s string) (assignment, string) {
 	return a, reason
 }
 
-// parseUnquoted parses an unquoted value with optional trailing comment. If
-// the value is empty, all whitespace goes to the tail, so that rendering a
-// new value between head and tail keeps a space before the comment.
+// parseUnquoted parses an unquoted value: everything to the end of the
+// line, surrounding whitespace removed, '#' included (systemd has no
+// trailing comments). If the value is empty, all whitespace goes to the
+// tail.
 func parseUnquoted(s string) (assignment, string) {
-	c := commentStart(s)
-	v := trimRightSpace(s[:c])
+	v := trimRightSpace(s)
 	tail := s[len(v):]
 	value := trimLeftSpace(v)
-	if strings.HasSuffix(value, `\`) {
-		return assignment{}, reasonContinuation
+	if strings.IndexByte(value, '\\') >= 0 {
+		return assignment{}, reasonBackslash
 	}
 	return assignment{value: value, head: v[:len(v)-len(value)], tail: tail}, ""
-}
-
-// commentStart returns the index of the first '#' that follows whitespace,
-// or len(s).
-func commentStart(s string) int {
-	for i := 1; i < len(s); i++ {
-		if s[i] == '#' && isSpace(s[i-1]) {
-			return i
-		}
-	}
-	return len(s)
 }
 
 // parseQuoted parses a quoted value starting at s[0] and checks the tail.
@@ -252,23 +250,19 @@ func scanDouble(s string) (string, int, bool) {
 	return "", 0, false
 }
 
-// unescape returns what a backslash followed by c stands for in double quotes.
+// unescape returns what a backslash followed by c stands for in double
+// quotes, as in systemd and a POSIX shell: \" \\ \$ and \` stand for the
+// character; before any other character (n included) the backslash stays.
 func unescape(c byte) string {
 	switch c {
-	case 'n':
-		return "\n"
 	case '"', '\\', '$', '`':
 		return string(c)
 	}
 	return `\` + string(c)
 }
 
-// validTail reports whether s may follow a closing quote: whitespace,
-// optionally followed by a comment.
-func validTail(s string) bool {
-	rest := trimLeftSpace(s)
-	return rest == "" || (rest[0] == '#' && len(rest) < len(s))
-}
+// validTail reports whether s may follow a closing quote: whitespace only.
+func validTail(s string) bool { return trimLeftSpace(s) == "" }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
 

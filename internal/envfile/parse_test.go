@@ -16,11 +16,9 @@ func TestParseConstructs(t *testing.T) {
 	}{
 		{"empty", "", nil, nil},
 		{"blank lines", "\n  \n\t\n", nil, nil},
-		{"comment", "# MINIO_KMS=x\n  # indented\n", nil, nil},
+		{"comment", "# MINIO_KMS=x\n  # indented\n; semicolon\n\t;A=1\n", nil, nil},
 		{"plain", "A=1\n", map[string]string{"A": "1"}, []string{"A"}},
-		{"export", "export A=1\n", map[string]string{"A": "1"}, []string{"A"}},
-		{"export tab", "export\t  A=1\n", map[string]string{"A": "1"}, []string{"A"}},
-		{"name export", "export=1\nexportA=2\n", map[string]string{"export": "1", "exportA": "2"}, []string{"export", "exportA"}},
+		{"name export", "export=1\nexportA=2\nexport = 3\n", map[string]string{"export": "3", "exportA": "2"}, []string{"export", "exportA"}},
 		{"indented", "  \tA=1\n", map[string]string{"A": "1"}, []string{"A"}},
 		{"spaces around =", "A = 1 \n", map[string]string{"A": "1"}, []string{"A"}},
 		{"empty value", "A=\nB=  \n", map[string]string{"A": "", "B": ""}, []string{"A", "B"}},
@@ -28,13 +26,12 @@ func TestParseConstructs(t *testing.T) {
 		{"unquoted equals", "A=b=c==\n", map[string]string{"A": "b=c=="}, []string{"A"}},
 		{"unquoted hash", "A=a#b\nB=#c\n", map[string]string{"A": "a#b", "B": "#c"}, []string{"A", "B"}},
 		{"unquoted literal", `A=$HOME'x'"y"` + "\n", map[string]string{"A": `$HOME'x'"y"`}, []string{"A"}},
-		{"trailing comment", "A=1 # one\nB=2\t#two\nC= # none\n", map[string]string{"A": "1", "B": "2", "C": ""}, []string{"A", "B", "C"}},
+		{"hash after space", "A=1 # one\nB=2\t#two\nC= # none\n", map[string]string{"A": "1 # one", "B": "2\t#two", "C": "# none"}, []string{"A", "B", "C"}},
 		{"single", `A='x y # $z \n "q"'` + "\n", map[string]string{"A": `x y # $z \n "q"`}, []string{"A"}},
 		{"single empty", "A=''\n", map[string]string{"A": ""}, []string{"A"}},
 		{"double", `A="x y # z"` + "\n", map[string]string{"A": "x y # z"}, []string{"A"}},
-		{"double escapes", `A="q\" b\\ n\n d\$ t\` + "`" + ` o\x"` + "\n", map[string]string{"A": "q\" b\\ n\n d$ t` o\\x"}, []string{"A"}},
+		{"double escapes", `A="q\" b\\ n\n d\$ t\` + "`" + ` o\x"` + "\n", map[string]string{"A": "q\" b\\ n\\n d$ t` o\\x"}, []string{"A"}},
 		{"double empty", `A=""` + "\n", map[string]string{"A": ""}, []string{"A"}},
-		{"quoted comment", `A="1" # c` + "\nB='2'\t#c\n", map[string]string{"A": "1", "B": "2"}, []string{"A", "B"}},
 		{"quoted trailing space", "A=\"1\"  \n", map[string]string{"A": "1"}, []string{"A"}},
 		{"quote after space", `A= "1"` + "\n", map[string]string{"A": "1"}, []string{"A"}},
 		{"crlf", "A=1\r\nB=\"2\"\r\n# c\r\n\r\n", map[string]string{"A": "1", "B": "2"}, []string{"A", "B"}},
@@ -72,6 +69,10 @@ func TestGetCommentedOrMissing(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	const (
+		after     = "text after the closing quote: systemd would add it to the value (it has no trailing comments); put a comment on a line of its own"
+		backslash = "backslash in an unquoted value: systemd drops it (or joins the next line); quote the value with single quotes"
+	)
 	tests := []struct {
 		in     string
 		line   int
@@ -79,9 +80,10 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"A=1\nB=2\n1X=3\n", 3, "invalid variable name: starts with a digit"},
 		{"justtext\n", 1, `missing "="`},
-		{"export A\n", 1, `missing "="`},
+		{"export A\n", 1, `"export" before the name: systemd ignores such a line; remove "export"`},
+		{"export A=1\n", 1, `"export" before the name: systemd ignores such a line; remove "export"`},
+		{"export\t  A=1\n", 1, `"export" before the name: systemd ignores such a line; remove "export"`},
 		{"=1\n", 1, "missing variable name"},
-		{"export =1\n", 1, "missing variable name"},
 		{"A-B=1\n", 1, `invalid variable name: contains "-"`},
 		{"A B=1\n", 1, "invalid variable name: contains whitespace"},
 		{"A.B=1\n", 1, `invalid variable name: contains "."`},
@@ -92,10 +94,13 @@ func TestParseErrors(t *testing.T) {
 		{"# ok\r\nA=\"open\r\nB=2\r\n", 2, "unterminated double-quoted value"},
 		{`A="esc\"` + "\n", 1, "unterminated double-quoted value"},
 		{`A="x\`, 1, "unterminated double-quoted value"},
-		{`A="x"y` + "\n", 1, "unexpected text after closing quote"},
-		{`A='x'#c` + "\n", 1, "unexpected text after closing quote"},
-		{`A="x" "y"` + "\n", 1, "unexpected text after closing quote"},
-		{"A=x\\\nB=1\n", 1, "unquoted value ends with a backslash (line continuations are not supported)"},
+		{`A="x"y` + "\n", 1, after},
+		{`A='x'#c` + "\n", 1, after},
+		{`A="1" # c` + "\n", 1, after},
+		{"B='2'\t#c\n", 1, after},
+		{`A="x" "y"` + "\n", 1, after},
+		{"A=x\\\nB=1\n", 1, backslash},
+		{`A=a\b` + "\n", 1, backslash},
 	}
 	for _, tt := range tests {
 		f, err := Parse([]byte(tt.in))

@@ -7,13 +7,13 @@ import "strings"
 //
 //   - unquoted stays unquoted if every byte of value is "safe" (see
 //     safeUnquoted); the empty value is safe;
-//   - single quotes stay if value holds no single quote and no newline;
+//   - single quotes stay if value holds no single quote;
 //   - everything else is written in double quotes, with escapes.
 func quoteStyle(value string, current byte) byte {
 	switch {
 	case current == 0 && safeUnquoted(value):
 		return 0
-	case current == '\'' && !strings.ContainsAny(value, "'\n"):
+	case current == '\'' && !strings.ContainsRune(value, '\''):
 		return '\''
 	}
 	return '"'
@@ -47,11 +47,11 @@ func quoteValue(value string, style byte) string {
 }
 
 // doubleEscaper escapes the characters that are special inside double
-// quotes, and newlines, which cannot appear raw on a line.
+// quotes. A newline has no escape systemd reads back as one (it keeps "\n"
+// as two characters), so Set refuses values with one.
 var doubleEscaper = strings.NewReplacer(
 	`\`, `\\`,
 	`"`, `\"`,
 	`$`, `\$`,
 	"`", "\\`",
-	"\n", `\n`,
 )

@@ -88,7 +88,7 @@ func TestSources(t *testing.T) {
 	keyFile := writeFile(t, dir, "kms.key", keyText+"\n")
 	envKey := writeFile(t, dir, "minio.env", "MINIO_ROOT_USER=admin\nMINIO_KMS_SECRET_KEY="+keyText+"\n")
 	envFile := writeFile(t, dir, "minio-file.env", "MINIO_KMS_SECRET_KEY_FILE="+keyFile+"\nMINIO_KMS_SECRET_KEY=\n")
-	envQuoted := writeFile(t, dir, "quoted.env", "# static key\nexport MINIO_KMS_SECRET_KEY=\""+keyText+"\"\n")
+	envQuoted := writeFile(t, dir, "quoted.env", "# static key\nMINIO_KMS_SECRET_KEY=\""+keyText+"\"\n")
 	for _, c := range []miniostatic.Config{{SecretKey: keyText}, {SecretKeyFile: keyFile}, {EnvFile: envKey},
 		{EnvFile: envFile}, {EnvFile: envQuoted}} {
 		s := open(t, c)

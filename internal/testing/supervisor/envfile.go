@@ -1,98 +1,47 @@
 package supervisor
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"strings"
+
+	"github.com/cutover/cutover/internal/envfile"
 )
 
 // ReadEnvFile reads an environment file such as /etc/default/minio and
-// returns its variables as KEY=VALUE strings, in file order.
+// returns its variables as KEY=VALUE strings, in the order of their first
+// assignment (the last assignment of a name wins).
 //
-// The format is the one systemd's EnvironmentFile= and shell-sourced
-// defaults files share: one KEY=VALUE per line; blank lines and lines
-// starting with '#' are skipped; an optional "export " prefix is
-// dropped; a value wholly enclosed in single or double quotes is
-// unquoted (inside double quotes, \" and \\ are unescaped). A line
-// without '=' or with an invalid name is an error naming the line.
+// The dialect is cutover's, internal/envfile's: systemd's EnvironmentFile
+// rules for every form it accepts (a '#' or ';' starts a comment only at the
+// start of a line; an unquoted value runs to the end of the line, '#'
+// included), and an error for the forms whose meaning a shell and systemd
+// disagree on. So the supervised service sees exactly the values cutover
+// reads and writes.
 func ReadEnvFile(path string) ([]string, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	env, err := ParseEnv(f)
+	env, err := ParseEnv(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return env, nil
 }
 
-// ParseEnv parses environment-file content in the format ReadEnvFile
-// documents.
-func ParseEnv(r io.Reader) ([]string, error) {
+// ParseEnv parses environment-file content as ReadEnvFile does.
+func ParseEnv(data []byte) ([]string, error) {
+	f, err := envfile.Parse(data)
+	if err != nil {
+		return nil, err
+	}
 	var env []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		kv, ok, err := parseEnvLine(sc.Text())
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		if ok {
-			env = append(env, kv)
-		}
+	for _, k := range f.Keys() {
+		v, _ := f.Get(k)
+		env = append(env, k+"="+v)
 	}
-	return env, sc.Err()
-}
-
-// parseEnvLine parses one line; ok is false for blank and comment lines.
-func parseEnvLine(line string) (kv string, ok bool, err error) {
-	line = strings.TrimSpace(line)
-	if line == "" || strings.HasPrefix(line, "#") {
-		return "", false, nil
-	}
-	line = strings.TrimPrefix(line, "export ")
-	key, value, found := strings.Cut(line, "=")
-	key = strings.TrimSpace(key)
-	if !found {
-		return "", false, fmt.Errorf("missing '=' in %q", line)
-	}
-	if !validEnvName(key) {
-		return "", false, fmt.Errorf("invalid variable name %q", key)
-	}
-	return key + "=" + unquote(strings.TrimSpace(value)), true, nil
-}
-
-// validEnvName reports whether s is a shell variable name.
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		letter := c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-		if !letter && (i == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// unquote strips one pair of matching single or double quotes.
-func unquote(v string) string {
-	if len(v) < 2 {
-		return v
-	}
-	switch q := v[0]; {
-	case q == '\'' && v[len(v)-1] == '\'':
-		return v[1 : len(v)-1]
-	case q == '"' && v[len(v)-1] == '"':
-		r := strings.NewReplacer(`\"`, `"`, `\\`, `\`)
-		return r.Replace(v[1 : len(v)-1])
-	}
-	return v
+	return env, nil
 }
 
 // MergeEnv returns base with every variable of over set on top of it:

@@ -112,7 +112,7 @@ func mustStatus(t *testing.T, dir string) Status {
 func TestRestartRereadsEnvFileAndStopCleansUp(t *testing.T) {
 	tmp := t.TempDir()
 	dir, envFile := filepath.Join(tmp, "d"), filepath.Join(tmp, "env")
-	writeEnv(t, envFile, "export GREETING='hello 1'\n")
+	writeEnv(t, envFile, "GREETING='hello 1'\n")
 	startSupervisor(t, Config{Dir: dir, EnvFile: envFile, Grace: 5 * time.Second,
 		Argv: []string{"sh", "-c", `echo "greeting=$GREETING home=$HOME"; exec sleep 60`}})
 	waitFor(t, "first greeting", func() bool { return strings.Contains(readLog(t, dir), "greeting=hello 1 ") })
