@@ -256,9 +256,9 @@ func scanDouble(s string) (string, int, bool) {
 func unescape(c byte) string {
 	switch c {
 	case '"', '\\', '$', '`':
-		return string(c)
+		return string([]byte{c})
 	}
-	return `\` + string(c)
+	return string([]byte{'\\', c}) // bytes: string(c) of a byte >= 0x80 would encode a rune
 }
 
 // validTail reports whether s may follow a closing quote: whitespace only.

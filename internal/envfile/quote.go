@@ -43,15 +43,26 @@ func quoteValue(value string, style byte) string {
 	case '\'':
 		return "'" + value + "'"
 	}
-	return `"` + doubleEscaper.Replace(value) + `"`
+	return `"` + escapeDouble(value) + `"`
 }
 
-// doubleEscaper escapes the characters that are special inside double
-// quotes. A newline has no escape systemd reads back as one (it keeps "\n"
-// as two characters), so Set refuses values with one.
-var doubleEscaper = strings.NewReplacer(
-	`\`, `\\`,
-	`"`, `\"`,
-	`$`, `\$`,
-	"`", "\\`",
-)
+// escapeDouble escapes value for double quotes: a backslash before '"',
+// '$' and '`'; a backslash itself only where the next byte would otherwise
+// be read as escaped (before '"', '\\', '$', '`' or at the end): systemd and
+// a shell keep a backslash before any other byte as it is, so "\n" stays. A
+// newline has no escape systemd reads back as one, so Set refuses values
+// with one.
+func escapeDouble(value string) string {
+	var b strings.Builder
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		switch {
+		case c == '"' || c == '$' || c == '`':
+			b.WriteByte('\\')
+		case c == '\\' && (i+1 == len(value) || strings.IndexByte("\"\\$`", value[i+1]) >= 0):
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

@@ -25,8 +25,8 @@ const (
 	// EncodingBase64DER is base64 (standard, padded) of PKCS#8 DER: the
 	// default, and what the demo app reads.
 	EncodingBase64DER Encoding = "base64_der"
-	// EncodingPEM is a PEM "PRIVATE KEY" block (newlines included; an env
-	// file holds it double-quoted with \n escapes).
+	// EncodingPEM is a PEM "PRIVATE KEY" block (newlines included; in an
+	// env file they stand as the two characters \n, see listToEnv).
 	EncodingPEM Encoding = "pem"
 	// EncodingBase64PEM is base64 (standard, padded) of such a PEM block,
 	// trailing newline included, as `base64 -w0 key.pem` writes it.

@@ -148,7 +148,7 @@ func writeList(t *testing.T, path string, list ...string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Set("JWT_ECDSA_KEY", strings.Join(list, ","))
+	f.Set("JWT_ECDSA_KEY", strings.ReplaceAll(strings.Join(list, ","), "\n", `\n`)) // PEM's newlines as \n
 	if err := os.WriteFile(path, f.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,7 @@ func (s *Step) current(ctx context.Context, rt steps.Runtime) (string, error) {
 	}
 	v, _ := f.Get(s.variable)
 	s.registerSecrets(rt, v)
-	return v, nil
+	return listFromEnv(v), nil
 }
 
 // rotated returns "new,previous[0..keep)" from a previous list.
@@ -175,6 +175,7 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 		return err
 	}
 	rt.Secrets().Add(key)
+	rt.Secrets().Add(listToEnv(key))
 	r.after[0] = fresh
 	list, kept := s.rotated(key, previous)
 	if s.vault != nil {
@@ -183,7 +184,7 @@ func (s *Step) Apply(ctx context.Context, rt steps.Runtime) error {
 		}
 	}
 	if len(s.paths) > 0 {
-		if _, err := s.files().Write(ctx, rt, originals, func(f *envfile.File) { f.Set(s.variable, list) }); err != nil {
+		if _, err := s.files().Write(ctx, rt, originals, func(f *envfile.File) { f.Set(s.variable, listToEnv(list)) }); err != nil {
 			return err
 		}
 	}
@@ -207,7 +208,7 @@ func (s *Step) previous(ctx context.Context, rt steps.Runtime) (string, []envedi
 		}
 		v, _ := f.Get(s.variable)
 		s.registerSecrets(rt, v)
-		return v, originals, nil
+		return listFromEnv(v), originals, nil
 	}
 	v, err := s.vault.previous(ctx, rt)
 	s.registerSecrets(rt, v)
@@ -216,7 +217,9 @@ func (s *Step) previous(ctx context.Context, rt steps.Runtime) (string, []envedi
 
 func (s *Step) registerSecrets(rt steps.Runtime, list string) {
 	for _, k := range strings.Split(list, ",") {
-		rt.Secrets().Add(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
+		rt.Secrets().Add(k)
+		rt.Secrets().Add(listFromEnv(k)) // a PEM entry as it stands in the file and as a key
 	}
 }
 
@@ -234,3 +237,12 @@ func (s *Step) Undo(ctx context.Context, rt steps.Runtime) error {
 	rt.SetSummary("previous key list restored (" + res.String() + ")")
 	return nil
 }
+
+// listToEnv is how a key list stands in an env file: a PEM entry's newlines
+// as the two characters \n (what systemd hands the service from "...\n..."
+// in double quotes; an env file cannot hold a newline), which the app turns
+// back into newlines. Base64 lists hold no newline and pass unchanged.
+func listToEnv(list string) string { return strings.ReplaceAll(list, "\n", `\n`) }
+
+// listFromEnv undoes listToEnv.
+func listFromEnv(v string) string { return strings.ReplaceAll(v, `\n`, "\n") }

@@ -27,7 +27,7 @@ func jwtList(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	v, _ := f.Get("JWT_ECDSA_KEY")
-	return strings.Split(v, ",")
+	return strings.Split(strings.ReplaceAll(v, `\n`, "\n"), ",") // PEM's newlines stand as \n
 }
 
 // TestRotateAndRestore: the list becomes new,old in every node's env file
