@@ -18,6 +18,8 @@ import (
 const (
 	KindKMS   = "kms"   // kms "<name>" { type = "<backend>" ... }: a key store
 	KindMinIO = "minio" // minio "<name>" { ... }: a MinIO deployment
+	// KindKubernetes: kubernetes "<name>" { ... }, a Kubernetes API server.
+	KindKubernetes = "kubernetes"
 )
 
 // Kinds lists the block types that declare systems, in the order they are
@@ -29,6 +31,7 @@ var Kinds = []struct {
 }{
 	{KindKMS, true, "A key store: where encryption keys are read from or copied to. Its `type` chooses the backend; the other attributes are the backend's."},
 	{KindMinIO, false, "A MinIO deployment that steps drain, probe and read objects from."},
+	{KindKubernetes, false, "A Kubernetes API server: env and restart steps change Secrets, ConfigMaps and pod templates in its namespace and roll workloads out."},
 }
 
 // Backend decodes one kind (and, for typed kinds, one type) of system block.

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # tools.sh builds the real servers the test suite runs (minio, mc, kes,
-# kes-v0.23, local-kms, vault) from the Go module proxy into the repository's
-# bin/. local-kms is nsmithuk/local-kms, an AWS KMS emulator.
-# kes-v0.23 is KES v0.23.0, kept for the tests of a target KES too old to
-# read KES v0.24.0's ciphertexts.
+# kes-v0.23, local-kms, vault, etcd, kube-apiserver, kube-controller-manager)
+# from the Go module proxy into the repository's bin/. local-kms is
+# nsmithuk/local-kms, an AWS KMS emulator. kes-v0.23 is KES v0.23.0, kept for
+# the tests of a target KES too old to read KES v0.24.0's ciphertexts. etcd
+# and the two Kubernetes servers back the Kubernetes transport's tests.
 #
-# Usage: bash scripts/tools.sh [name...]     (default: all six, in order)
+# Usage: bash scripts/tools.sh [name...]     (default: all nine, in order)
 #
 # Each tool has its own Go module under tools/<name>/ (go.mod, go.sum and a
 # tools.go or main.go), so the product's go.mod never carries server code.
@@ -17,6 +18,9 @@
 # So a fresh clone on the same machine (CI) reuses binaries instead of
 # rebuilding (vault alone takes ~12 minutes cold). Builds run one at a
 # time; the script is idempotent and safe to run concurrently (flock).
+# A tool may add linker flags (ldflags below; part of its key). The
+# Kubernetes servers and etcd build with a throwaway GOCACHE (Kubernetes
+# alone fills ~4 GB), shared by the tools of one run and removed at exit.
 # It prints one line per tool and exits non-zero naming the tool that
 # failed.
 set -euo pipefail
@@ -33,8 +37,36 @@ pkg() {
 	kes | kes-v0.23) echo github.com/minio/kes/cmd/kes ;;
 	local-kms) echo github.com/nsmithuk/local-kms ;;
 	vault) echo . ;;
+	etcd) echo go.etcd.io/etcd/server/v3 ;;
+	kube-apiserver | kube-controller-manager) echo "k8s.io/kubernetes/cmd/$1" ;;
 	*) return 1 ;;
 	esac
+}
+
+# ldflags prints the linker flags of a tool: -s -w, plus the version stamps
+# the Kubernetes build (hack/lib/version.sh) sets, which the servers report
+# and the clients' discovery reads.
+ldflags() {
+	local flags="-s -w" v=v1.37.2 var p
+	case $1 in
+	kube-apiserver | kube-controller-manager)
+		for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+			for var in gitVersion=$v gitMajor=1 gitMinor=37 gitTreeState=clean; do
+				flags+=" -X $p.$var"
+			done
+		done
+		;;
+	esac
+	echo "$flags"
+}
+
+# mkscratch makes $scratch, the build cache of the big tools, once per run;
+# it is removed when the script exits.
+scratch=""
+mkscratch() {
+	[ -n "$scratch" ] && return 0
+	scratch=$(mktemp -d "${TMPDIR:-/tmp}/cutover-tools-gocache.XXXXXX")
+	trap 'chmod -R u+w "$scratch" 2>/dev/null; rm -rf "$scratch"' EXIT
 }
 
 # key prints the cache key of a tool: a hash of its module files + recipe.
@@ -42,6 +74,8 @@ key() {
 	local dir=$root/tools/$1
 	{
 		echo "$recipe"
+		# Only extra flags enter the key: the others' keys stay as they were.
+		[ "$(ldflags "$1")" = "-s -w" ] || ldflags "$1"
 		for f in "$dir"/go.mod "$dir"/go.sum "$dir"/*.go; do
 			echo "== ${f##*/}"
 			cat "$f"
@@ -65,7 +99,10 @@ build() {
 	local env=(GOWORK=off CGO_ENABLED=0)
 	# Its checksum is missing from the sum DB; go.sum carries it.
 	[ "$name" = vault ] && env+=(GONOSUMDB=github.com/hashicorp/vault-plugin-secrets-gcp)
-	(cd "$dir" && env "${env[@]}" go build -trimpath -ldflags='-s -w' -o "$out.tmp" "$p") || return 1
+	case $name in
+	etcd | kube-*) mkscratch && env+=(GOCACHE="$scratch") ;;
+	esac
+	(cd "$dir" && env "${env[@]}" go build -trimpath -ldflags="$(ldflags "$name")" -o "$out.tmp" "$p") || return 1
 	mv -f "$out.tmp" "$out"
 }
 
@@ -100,7 +137,7 @@ one() {
 main() {
 	command -v go >/dev/null || { echo "tools: go is not on PATH" >&2; exit 1; }
 	local names=("$@")
-	[ ${#names[@]} -gt 0 ] || names=(minio mc kes kes-v0.23 local-kms vault)
+	[ ${#names[@]} -gt 0 ] || names=(minio mc kes kes-v0.23 local-kms vault etcd kube-apiserver kube-controller-manager)
 	for name in "${names[@]}"; do
 		one "$name" || exit 1
 	done

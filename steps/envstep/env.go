@@ -1,7 +1,9 @@
 // Package envstep is the `env` step: set, unset and comment out variables in
 // one or many env files (one per node, like /etc/default/minio), atomically,
 // with a SHA-256 uniformity check across the files before and after the
-// change, and a byte-for-byte restore as its compensation.
+// change, and a byte-for-byte restore as its compensation. With
+// `kubernetes = kubernetes.<name>` the variables are instead the data of
+// Secrets and ConfigMaps or a workload's pod template env (kube.go).
 //
 // Before a file is written its original bytes are saved as undo data (kept
 // 0600 in the state directory, never printed, since env files hold secrets).
@@ -34,7 +36,7 @@ func init() {
 
 // Config is the body of an env step.
 type Config struct {
-	Files   []string       `hcl:"files" doc:"The env files, one per node (systemd EnvironmentFile syntax); relative to the plan's directory."`
+	Files   []string       `hcl:"files,optional" doc:"The env files, one per node (systemd EnvironmentFile syntax); relative to the plan's directory. Required unless kubernetes is set."`
 	Set     hcl.Expression `hcl:"set,optional" type:"map(string)" doc:"Variables to set, name = value. A value from a sensitive input is shown as (sensitive) in diffs; a value holding NUL, a newline or a carriage return is refused."`
 	Unset   []string       `hcl:"unset,optional" doc:"Variables to remove."`
 	Comment []string       `hcl:"comment,optional" doc:"Variables to comment out (kept in the file, inactive)."`
@@ -44,6 +46,11 @@ type Config struct {
 	// MinIO names the deployment whose env files these are; required when
 	// the step changes a MINIO_KMS_* variable.
 	MinIO hcl.Expression `hcl:"minio,optional" type:"reference to minio.<name>" doc:"The deployment whose env files these are; required when the step changes a MINIO_KMS_* variable, so cutover checks MinIO's default key at the new KMS before any downtime."`
+	// Kubernetes, Objects and Container send the step to a cluster
+	// instead of files (kube.go).
+	Kubernetes hcl.Expression `hcl:"kubernetes,optional" type:"reference to kubernetes.<name>" doc:"Change Kubernetes objects of this cluster instead of files: with objects, replaces files (comment and minio do not apply)."`
+	Objects    []string       `hcl:"objects,optional" doc:"With kubernetes: the objects whose variables change, \"<kind>/<name>\" in the cluster's namespace: secret/NAME or configmap/NAME (data keys), deployment/NAME or statefulset/NAME (the pod template's env). They must agree on the variables changed (require_identical)."`
+	Container  string         `hcl:"container,optional" doc:"With kubernetes and a deployment or statefulset: the container whose env changes; may be left out when the pod template has one container."`
 }
 
 // Step edits env files.
@@ -74,6 +81,9 @@ type minioStep struct{ *Step }
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
 	var c Config
 	diags := dc.DecodeBody(body, &c)
+	if c.Kubernetes != nil {
+		return decodeKube(body, c, dc, diags)
+	}
 	s := &Step{unset: c.Unset, comment: c.Comment, identical: c.RequireIdentical == nil || *c.RequireIdentical, nodes: dc.On, hosts: dc.Hosts}
 	if len(s.nodes) == 0 {
 		for _, f := range c.Files {
@@ -186,7 +196,10 @@ func (s *Step) check(body hcl.Body, c Config, dc *hcldecode.Context) hcl.Diagnos
 	bad := func(summary, detail string) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: body.MissingItemRange().Ptr()})
 	}
-	if len(c.Files) == 0 && dc.Known(hcldecode.Attributes(body, &c)["files"]) {
+	switch a := hcldecode.Attributes(body, &c)["files"]; {
+	case a == nil:
+		bad("Missing required argument", "An env step needs files, the env files to change (such as [\"/etc/default/minio\"]), or kubernetes and objects, the Kubernetes objects to change.")
+	case len(c.Files) == 0 && dc.Known(a):
 		bad("No env files", "files must list at least one env file, such as [\"/etc/default/minio\"].")
 	}
 	for _, k := range append(append(append([]string{}, s.setKeys...), s.unset...), s.comment...) {

@@ -3,6 +3,10 @@
 // window, and in a rollback it runs again so the service comes back on its
 // old configuration.
 //
+// With `kubernetes = kubernetes.<name>` it restarts Deployments and
+// StatefulSets as `kubectl rollout restart` does and waits for the rollout
+// (kube.go).
+//
 // MinIO's own admin restart (`mc admin service restart`) re-executes the
 // server with the environment it started with, so it does not pick up an env
 // file change: Plan flags such a command.
@@ -26,9 +30,14 @@ func init() {
 
 // Config is the body of a restart step.
 type Config struct {
-	Command []string          `hcl:"command" doc:"The restart command (argv, no shell), such as [\"systemctl\", \"restart\", \"minio\"]. MinIO's own admin restart keeps the old environment, and plan flags it."`
+	Command []string          `hcl:"command,optional" doc:"The restart command (argv, no shell), such as [\"systemctl\", \"restart\", \"minio\"]. MinIO's own admin restart keeps the old environment, and plan flags it. Required unless kubernetes is set."`
 	Env     map[string]string `hcl:"env,optional" doc:"Variables set for the command over the environment it inherits."`
 	Dir     string            `hcl:"dir,optional" default:"the plan's directory" doc:"The working directory; relative to the plan's directory."`
+	// Kubernetes, Objects and RolloutTimeout make the restart a rollout
+	// (kube.go).
+	Kubernetes     hcl.Expression `hcl:"kubernetes,optional" type:"reference to kubernetes.<name>" doc:"Restart workloads of this cluster instead of running a command: with objects, replaces command (env and dir do not apply)."`
+	Objects        []string       `hcl:"objects,optional" doc:"With kubernetes: the workloads to restart as kubectl rollout restart does, \"deployment/NAME\" or \"statefulset/NAME\"."`
+	RolloutTimeout string         `hcl:"rollout_timeout,optional" default:"10m" doc:"With kubernetes: how long to wait for every rollout to complete (observed generation, updated, ready and available replicas, StatefulSet revision); past it the step fails."`
 }
 
 // Step restarts a service.
@@ -42,6 +51,13 @@ type Step struct {
 func decode(body hcl.Body, dc *hcldecode.Context) (steps.Step, hcl.Diagnostics) {
 	s := &Step{baseDir: dc.BaseDir, host: stepcmd.OnHost(dc)}
 	diags := dc.DecodeBody(body, &s.Config)
+	if s.Kubernetes != nil {
+		return decodeKube(body, s.Config, dc, diags)
+	}
+	if a := hcldecode.Attributes(body, &s.Config)["command"]; a == nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+			Detail: "A restart step needs command, the restart command (such as [\"systemctl\", \"restart\", \"minio\"]), or kubernetes and objects, the workloads to roll out.", Subject: body.MissingItemRange().Ptr()})
+	}
 	s.secret = stepcmd.SecretArgs(body, dc, &s.Config, len(s.Command))
 	if s.host != nil {
 		return s, diags // dir, if any, is a path on the host

@@ -129,6 +129,10 @@ func isRootModule(gomod string) bool {
 // it to provoke a port clash.
 var pickPort = freePort
 
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago,
+// for harnesses of other servers (internal/testing/kube).
+func FreePort() (int, error) { return freePort() }
+
 // freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
