@@ -20,6 +20,7 @@ import (
 	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/hcldecode"
 	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/rollback"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -323,7 +324,7 @@ step "test_change" "report" { fail = -1 }
 	wantJournal(t, "apply test_change.switch", "apply test_change.resume", "apply test_change.report")
 
 	r = engine.Rollback(context.Background(), h.plan, h.options())
-	if r.Outcome != engine.Failed || !errors.Is(r.Err, engine.ErrPastPointOfNoReturn) {
+	if r.Outcome != engine.Failed || !errors.Is(r.Err, rollback.ErrPastPointOfNoReturn) {
 		t.Fatalf("rollback without accepting data loss: outcome %s err %v", r.Outcome, r.Err)
 	}
 	if !strings.Contains(r.Err.Error(), "steps since then: test_change.resume, test_change.report") {

@@ -9,6 +9,7 @@ import (
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/rollback"
 )
 
 // ErrMissingInputs means a rollback was given fewer inputs than its
@@ -25,7 +26,7 @@ func (e *execution) checkRollbackInputs() error {
 	if len(missing) == 0 {
 		return nil
 	}
-	actions := rollbackActions(e.plan, e.st)
+	actions := rollback.Actions(e.plan, e.st)
 	if e.st.Rollback != nil {
 		actions = e.st.Rollback.Actions
 	}

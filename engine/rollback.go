@@ -11,6 +11,7 @@ import (
 	"github.com/cutover/cutover/engine/event"
 	"github.com/cutover/cutover/internal/command"
 	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/rollback"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -56,7 +57,7 @@ func Rollback(ctx context.Context, p *plan.Plan, opts Options) (r Result) {
 }
 
 func (e *execution) refuseDataLoss(ctx context.Context) Result {
-	after := stepsAfterPointOfNoReturn(e.plan, e.st)
+	after := rollback.StepsAfterPointOfNoReturn(e.plan, e.st)
 	msg := fmt.Sprintf("run %s is past the point of no return (%s): data written since then under the new configuration would become unreadable after a rollback", e.st.RunID, e.plan.PointOfNoReturn)
 	if len(after) > 0 {
 		msg += "; steps since then: " + strings.Join(after, ", ")
@@ -65,7 +66,7 @@ func (e *execution) refuseDataLoss(ctx context.Context) Result {
 		msg += "; " + atRisk
 	}
 	e.emit(event.Event{Type: event.Notice, Status: "refused", Message: msg})
-	return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("%w: %s", ErrPastPointOfNoReturn, msg),
+	return Result{Outcome: Failed, State: e.st, Err: fmt.Errorf("%w: %s", rollback.ErrPastPointOfNoReturn, msg),
 		Next: e.cmd("rollback", "only if losing that data is acceptable", "--accept-data-loss")}
 }
 
@@ -83,10 +84,10 @@ func (e *execution) autoRollback(ctx context.Context, cause error) Result {
 }
 
 func (e *execution) rollback(ctx context.Context, reason string, manual bool) Result {
-	rb := beginRollback(e.plan, e.st, reason, manual)
+	seq := rollback.Begin(e.plan, e.st, reason, manual)
 	e.record() // a rollback goes on from memory when the state cannot be saved
-	e.emit(event.Event{Type: event.RollbackStart, Message: fmt.Sprintf("%s; %s", reason, plural(len(rb.Actions), "compensation"))})
-	err := continueRollback(ctx, e.plan, e.st, e.compensate, e)
+	e.emit(event.Event{Type: event.RollbackStart, Message: fmt.Sprintf("%s; %s", reason, plural(len(seq.Record().Actions), "compensation"))})
+	err := e.compensations(ctx, seq)
 	if err != nil {
 		e.emit(event.Event{Type: event.RollbackEnd, Status: "failed", Message: err.Error()})
 		next := e.cmd("rollback", "after fixing the cause; it continues from the failed compensation")
@@ -99,7 +100,38 @@ func (e *execution) rollback(ctx context.Context, reason string, manual bool) Re
 	return Result{Outcome: Completed, State: e.st, Next: e.cmd("status", "")}
 }
 
-// compensate runs one compensation of a rollback (see continueRollback).
+// compensations runs every action seq hands out, in its order, saving the
+// state before and after each; it stops at the first failure, which seq
+// records (a *rollback.CompensationError).
+func (e *execution) compensations(ctx context.Context, seq *rollback.Sequence) error {
+	for {
+		a, s, err := seq.Next()
+		if a == nil {
+			seq.Complete()
+			e.saveRollback()
+			return nil
+		}
+		var took time.Duration
+		if err == nil {
+			e.saveRollback()
+			e.actionStarted(a)
+			start := time.Now()
+			err = e.compensate(ctx, a, s)
+			took = time.Since(start)
+		}
+		stop := seq.Finish(a, err)
+		if s != nil {
+			e.actionFinished(a, took, err)
+		}
+		e.saveRollback()
+		if stop != nil {
+			return stop
+		}
+	}
+}
+
+// compensate runs one compensation of a rollback, action a of step s; it
+// may set a.Summary.
 func (e *execution) compensate(ctx context.Context, a *checkpoint.RollbackAction, s *plan.Step) error {
 	rt := e.runtime(s, true)
 	rt.action = a
@@ -141,19 +173,19 @@ func (e *execution) undo(ctx context.Context, s *plan.Step, rt *runtime) error {
 	return protect(func() error { return s.Impl.Undo(ctx, rt) })
 }
 
-// saveRollback implements actionRecorder. A failure is noted, not
+// saveRollback saves the state during a rollback. A failure is noted, not
 // returned: a compensation is never stopped by the state directory, and
 // finish writes the state in memory to the fallback file.
-func (e *execution) saveRollback(st *checkpoint.State) {
-	_ = e.noteWrite(e.store.Save(st)) // noted: finish reports it
+func (e *execution) saveRollback() {
+	_ = e.noteWrite(e.store.Save(e.st)) // noted: finish reports it
 }
 
-// actionStarted implements actionRecorder.
+// actionStarted reports a compensation that starts.
 func (e *execution) actionStarted(a *checkpoint.RollbackAction) {
 	e.emit(event.Event{Type: event.RollbackAction, Step: a.Step, Phase: a.Phase, Op: string(a.Op), Status: "started"})
 }
 
-// actionFinished implements actionRecorder.
+// actionFinished reports a compensation that ended and measures it.
 func (e *execution) actionFinished(a *checkpoint.RollbackAction, took time.Duration, err error) {
 	ev := event.Event{Type: event.RollbackAction, Step: a.Step, Phase: a.Phase, Op: string(a.Op), Status: "done", Elapsed: took}
 	if err != nil {

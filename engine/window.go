@@ -6,6 +6,7 @@ import (
 
 	"github.com/cutover/cutover/checkpoint"
 	"github.com/cutover/cutover/plan"
+	"github.com/cutover/cutover/rollback"
 	"github.com/cutover/cutover/steps"
 )
 
@@ -86,7 +87,7 @@ func (e *execution) remaining(i int) time.Duration {
 func (e *execution) rollbackEstimate(i int) time.Duration {
 	for ; e.win.upTo < i; e.win.upTo++ {
 		s := e.plan.Steps[e.win.upTo]
-		if rec := e.st.Step(s.ID); rec != nil && touched(*rec) {
+		if rec := e.st.Step(s.ID); rec != nil && rollback.Touched(*rec) {
 			e.win.touched += e.compensationEstimate(s)
 		}
 	}

@@ -1,4 +1,4 @@
-package engine
+package rollback
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func TestActionsOrder(t *testing.T) {
 		stepSpec{id: "env.later", kind: steps.KindChange, status: pending},
 		stepSpec{id: "restart.later", kind: steps.KindRedo, status: pending},
 	)
-	got := render(rollbackActions(p, st))
+	got := render(Actions(p, st))
 	want := []string{
 		// phase 1: changes newest first; a started step may have acted; a
 		// rollback command makes a check a change.
@@ -88,7 +88,7 @@ func TestActionsOrder(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("actions:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	for _, a := range rollbackActions(p, st) {
+	for _, a := range Actions(p, st) {
 		if a.Status != checkpoint.StatusPending {
 			t.Errorf("new action %s is %s, want pending", a.Step, a.Status)
 		}
@@ -101,7 +101,7 @@ func TestActionsNothingTouched(t *testing.T) {
 		stepSpec{id: "env.e", kind: steps.KindChange, status: skipped},
 		stepSpec{id: "restart.r", kind: steps.KindRedo, status: done}, // no change before it
 	)
-	if got := rollbackActions(p, st); len(got) != 0 {
+	if got := Actions(p, st); len(got) != 0 {
 		t.Errorf("actions %v, want none", render(got))
 	}
 }
@@ -130,7 +130,7 @@ type fakeRecorder struct {
 	finished []string
 }
 
-func (r *fakeRecorder) saveRollback(*checkpoint.State) { r.saves++ }
+func (r *fakeRecorder) saveRollback() { r.saves++ }
 
 func (r *fakeRecorder) actionStarted(a *checkpoint.RollbackAction) {
 	if a.Status != checkpoint.StatusStarted || a.StartedAt == nil {
@@ -141,6 +141,32 @@ func (r *fakeRecorder) actionStarted(a *checkpoint.RollbackAction) {
 
 func (r *fakeRecorder) actionFinished(a *checkpoint.RollbackAction, _ time.Duration, err error) {
 	r.finished = append(r.finished, fmt.Sprintf("%s:%v", a.Step, err))
+}
+
+// drive continues the recorded rollback of st the way the engine does: each
+// action runs between Next and Finish, and the state is saved after every
+// call that changes it.
+func drive(p *plan.Plan, st *checkpoint.State, ex *fakeExec, rec *fakeRecorder) error {
+	seq := &Sequence{plan: p, state: st}
+	for {
+		a, s, err := seq.Next()
+		if a == nil {
+			seq.Complete()
+			rec.saveRollback()
+			return nil
+		}
+		if err == nil {
+			rec.saveRollback()
+			rec.actionStarted(a)
+			err = ex.Run(context.Background(), a, s)
+			rec.actionFinished(a, 0, err)
+		}
+		stop := seq.Finish(a, err)
+		rec.saveRollback()
+		if stop != nil {
+			return stop
+		}
+	}
 }
 
 func threePhaseRun() (*plan.Plan, *checkpoint.State) {
@@ -155,7 +181,7 @@ func threePhaseRun() (*plan.Plan, *checkpoint.State) {
 
 func TestContinueStopsAndResumes(t *testing.T) {
 	p, st := threePhaseRun()
-	rb := beginRollback(p, st, "health check failed", false)
+	rb := Begin(p, st, "health check failed", false).Record()
 	if st.Phase != checkpoint.PhaseRollingBack || rb != st.Rollback || len(rb.Actions) != 5 {
 		t.Fatalf("Begin: phase %s, %d actions", st.Phase, len(rb.Actions))
 	}
@@ -163,7 +189,7 @@ func TestContinueStopsAndResumes(t *testing.T) {
 	ex := &fakeExec{fail: map[string]error{"env.switch": cause}}
 	rec := &fakeRecorder{t: t}
 
-	err := continueRollback(context.Background(), p, st, ex.Run, rec)
+	err := drive(p, st, ex, rec)
 	var ae *CompensationError
 	if !errors.As(err, &ae) || !errors.Is(err, cause) || ae.Action.Step != "env.switch" || ae.Action.Phase != 1 {
 		t.Fatalf("Continue: %v, want an ActionError for phase 1 env.switch wrapping the cause", err)
@@ -195,7 +221,7 @@ func TestContinueStopsAndResumes(t *testing.T) {
 	// The cause is fixed: a second Continue retries env.switch and goes on.
 	delete(ex.fail, "env.switch")
 	ex.ran = nil
-	if err := continueRollback(context.Background(), p, st, ex.Run, rec); err != nil {
+	if err := drive(p, st, ex, rec); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"undo env.switch", "redo restart.app", "redo health_check.ready", "release drain.work"}; !reflect.DeepEqual(ex.ran, want) {
@@ -217,11 +243,11 @@ func TestContinueStopsAndResumes(t *testing.T) {
 
 	// A finished rollback is not redone, and Begin keeps its record.
 	ex.ran = nil
-	rb = beginRollback(p, st, "again", true)
+	rb = Begin(p, st, "again", true).Record()
 	if rb.Reason != "health check failed" || rb.Manual {
 		t.Errorf("Begin replaced the recorded rollback: %+v", rb)
 	}
-	if err := continueRollback(context.Background(), p, st, ex.Run, rec); err != nil {
+	if err := drive(p, st, ex, rec); err != nil {
 		t.Fatal(err)
 	}
 	if len(ex.ran) != 0 {
@@ -238,9 +264,9 @@ func TestContinueMasksSecrets(t *testing.T) {
 	p, st := threePhaseRun()
 	p.Secrets = &secret.Set{}
 	p.Secrets.Add("s3cr3t-token-value")
-	beginRollback(p, st, "r", false)
+	Begin(p, st, "r", false)
 	ex := &fakeExec{fail: map[string]error{"exec.migrate": errors.New("command curl -H s3cr3t-token-value exited with status 7")}}
-	if err := continueRollback(context.Background(), p, st, ex.Run, &fakeRecorder{t: t}); err == nil {
+	if err := drive(p, st, ex, &fakeRecorder{t: t}); err == nil {
 		t.Fatal("Continue succeeded")
 	}
 	for what, text := range map[string]string{"action error": st.Rollback.Actions[0].Error, "state error": st.Error} {
@@ -252,10 +278,10 @@ func TestContinueMasksSecrets(t *testing.T) {
 
 func TestContinueStepRemovedFromPlan(t *testing.T) {
 	p, st := threePhaseRun()
-	beginRollback(p, st, "r", true)
+	Begin(p, st, "r", true)
 	p.Steps = p.Steps[:1] // only drain.work is left
 	ex := &fakeExec{}
-	err := continueRollback(context.Background(), p, st, ex.Run, &fakeRecorder{t: t})
+	err := drive(p, st, ex, &fakeRecorder{t: t})
 	if err == nil || !strings.Contains(err.Error(), "exec.migrate is not in the plan any more") {
 		t.Errorf("Continue with a step missing from the plan: %v", err)
 	}
@@ -272,11 +298,11 @@ func TestStepsAfterPointOfNoReturn(t *testing.T) {
 		stepSpec{id: "exec.never", kind: steps.KindChange, status: pending},
 	)
 	p.PointOfNoReturn = "resume.work"
-	if got, want := stepsAfterPointOfNoReturn(p, st), []string{"resume.work", "exec.report"}; !reflect.DeepEqual(got, want) {
+	if got, want := StepsAfterPointOfNoReturn(p, st), []string{"resume.work", "exec.report"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("steps after the point of no return %v, want %v", got, want)
 	}
 	p.PointOfNoReturn = ""
-	if got := stepsAfterPointOfNoReturn(p, st); got != nil {
+	if got := StepsAfterPointOfNoReturn(p, st); got != nil {
 		t.Errorf("without a point of no return: %v", got)
 	}
 }
