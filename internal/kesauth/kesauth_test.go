@@ -3,9 +3,6 @@ package kesauth
 import (
 	"crypto/x509"
 	"errors"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -70,23 +67,3 @@ func TestCertificateIdentity(t *testing.T) {
 	}
 }
 
-// TestIdentityAgreesWithKESBinary checks against `kes identity of`, when
-// bin/kes has been built (make tools).
-func TestIdentityAgreesWithKESBinary(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	kes := filepath.Join(filepath.Dir(file), "..", "..", "bin", "kes")
-	if _, err := exec.LookPath(kes); err != nil {
-		t.Skipf("bin/kes missing (make tools): %v", err)
-	}
-	k, err := Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(kes, "identity", "of", k.Text()).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kes identity of: %v\n%s", err, out)
-	}
-	if got := strings.TrimSpace(string(out)); got != k.Identity() {
-		t.Errorf("kes identity of = %s, we computed %s", got, k.Identity())
-	}
-}
