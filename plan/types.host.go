@@ -102,7 +102,8 @@ func (l *loader) decodeHost(name string, b *hcl.Block) (*sshtransport.Config, hc
 		diags = append(diags, d...)
 	}
 	rng := b.DefRange
-	if (cfg.IdentityFile == "") == !cfg.Agent {
+	hasIdentity := cfg.IdentityFile != "" || l.unknownAttr(b, "identity_file")
+	if hasIdentity == cfg.Agent {
 		diags = append(diags, errorDiag("Invalid host authentication", fmt.Sprintf("host %q needs exactly one of identity_file = \"<private key file>\" or agent = true (the ssh-agent at SSH_AUTH_SOCK).", name), rng))
 	}
 	if hb.Port < 0 || hb.Port > 65535 {
@@ -114,6 +115,19 @@ func (l *loader) decodeHost(name string, b *hcl.Block) (*sshtransport.Config, hc
 		}
 	}
 	return cfg, hb.JumpHost, diags
+}
+
+// unknownAttr reports whether block b sets attribute name to a value not
+// known yet (an input `validate` has not been given): it is set, and is
+// checked when the value is known.
+func (l *loader) unknownAttr(b *hcl.Block, name string) bool {
+	content, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	a, ok := content.Attributes[name]
+	if !ok {
+		return false
+	}
+	v, _ := l.decodeContext().Value(a.Expr)
+	return !v.IsKnown()
 }
 
 // home expands a leading ~/ to the operator's home directory.

@@ -158,7 +158,7 @@ func withKMSCheck(t *testing.T) string {
 }
 
 // TestValidate: both plans pass `cutover validate` with no inputs.
-func TestValidate(t *testing.T) { ex.Validate(t, "plan.hcl", "rehearsal-wrong-key.hcl") }
+func TestValidate(t *testing.T) { ex.Validate(t, "plan.hcl", "rehearsal-wrong-key.hcl", "fleet.hcl") }
 
 // TestStaticToKES runs every scenario of the example on one set of
 // servers, in an order that leaves MinIO on its static key until the last
