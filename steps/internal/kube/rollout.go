@@ -125,11 +125,11 @@ func statefulSetProgress(s *appsv1.StatefulSet, gen int64) Progress {
 
 // Wait reads the workload's status until its rollout to generation gen
 // completes, or deadline (or ctx's end) passes: then ErrRollout, with the
-// last status read.
+// last status read (or, when none could be read, the last error).
 func Wait(ctx context.Context, c *kcfg.Config, ref Ref, gen int64, deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	last := "no status read yet"
+	last, lastErr := "", "no status read yet"
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
@@ -141,11 +141,16 @@ func Wait(ctx context.Context, c *kcfg.Config, ref Ref, gen int64, deadline time
 			return fmt.Errorf("%s: %s: %w: %s", c.Name, ref, ErrRollout, p.Status)
 		case err == nil:
 			last = p.Status
-		case ctx.Err() == nil:
-			last = err.Error()
+		default:
+			// a read cut short by the deadline (client-go's rate limiter
+			// refuses one that could not finish in time) says nothing
+			lastErr = err.Error()
 		}
 		select {
 		case <-ctx.Done():
+			if last == "" {
+				last = lastErr
+			}
 			return fmt.Errorf("%s: %s: %w by its deadline (%s): %s", c.Name, ref, ErrRollout, deadline.UTC().Format(time.RFC3339), last)
 		case <-tick.C:
 		}
