@@ -514,20 +514,35 @@ func (s *Store) localName(key string) (rel string, segment bool) {
 	return "", false
 }
 
+// pullAttempts bounds how often Pull reads the store again when a run
+// holding the lock replaced what it had listed.
+const pullAttempts = 5
+
 // Pull copies the shared store's checkpoint into the (empty) local
-// directory, without the lock: how status reads a shared checkpoint.
+// directory, without the lock: how status reads a shared checkpoint, and
+// how run and rollback check it before they take the lock. A run holding
+// the lock may replace or delete objects between the listing and their
+// reads (a segment of an older serial, a reset); a read that finds an
+// object gone starts the copy again from state.json, at most pullAttempts
+// times.
 func (s *Store) Pull() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.remote
-	if r == nil {
+	if s.remote == nil {
 		return nil
 	}
-	data, absent, err := s.getState()
-	if err != nil {
-		return err
+	var err error
+	for range pullAttempts {
+		var data []byte
+		var absent bool
+		if data, absent, err = s.getState(); err != nil {
+			return err
+		}
+		if err = s.pull(data, absent); !errors.Is(err, ErrObjectNotFound) {
+			return err
+		}
 	}
-	return s.pull(data, absent)
+	return fmt.Errorf("the shared checkpoint kept changing while it was read (another process holds its lock and is writing): %w", err)
 }
 
 // getState reads the store's state.json and records its ETag and serial

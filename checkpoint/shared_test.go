@@ -118,6 +118,7 @@ func TestSharedState(t *testing.T) {
 	t.Run("Encryption", func(t *testing.T) { r.t = t; testEncryption(r) })
 	t.Run("StoreOutage", func(t *testing.T) { r.t = t; testStoreOutage(r) })
 	t.Run("WaitForStore", func(t *testing.T) { r.t = t; testWaitForStore(r) })
+	t.Run("PullWhileWriting", func(t *testing.T) { r.t = t; testPullWhileWriting(r) })
 }
 
 // attempts wraps the real S3 backend and reports each Put's start, so the
@@ -424,4 +425,49 @@ func testStoreOutage(r *sharedRig) {
 	}
 	must(t, b.Unlock(lb.ID))
 	_ = fmt.Sprint()
+}
+
+// vanishing lists, the first time, one object more than the store holds:
+// what a reader sees when the lock holder deletes an object between the
+// listing and its read.
+type vanishing struct {
+	checkpoint.Backend
+	lists int
+}
+
+func (v *vanishing) List(ctx context.Context, prefix string) ([]checkpoint.Object, error) {
+	objs, err := v.Backend.List(ctx, prefix)
+	v.lists++
+	if err == nil && v.lists == 1 {
+		objs = append([]checkpoint.Object{{Key: "audit/000000000000"}}, objs...)
+	}
+	return objs, err
+}
+
+// testPullWhileWriting: a lock-free Pull (status, the check before a run
+// takes the lock) that finds a listed object gone reads the store again
+// instead of failing; the copy it makes is the store's checkpoint.
+func testPullWhileWriting(r *sharedRig) {
+	t := r.t
+	w := r.store("vanish", nil, 5*time.Second)
+	must(t, w.Lock(checkpoint.NewLockInfo("run", "plan")))
+	st := newState("exec.a")
+	must(t, w.Save(st))
+	b, err := checkpoint.NewS3(checkpoint.S3Config{Bucket: r.bucket, Prefix: "vanish", Endpoint: r.m.Endpoint}, "plan")
+	must(t, err)
+	v := &vanishing{Backend: b}
+	rd, err := checkpoint.Open(t.TempDir())
+	must(t, err)
+	rd.Use(checkpoint.Options{Remote: &checkpoint.Remote{Backend: v, Timeout: 5 * time.Second}})
+	if err := rd.Pull(); err != nil {
+		t.Fatalf("Pull with an object gone between list and read: %v", err)
+	}
+	if v.lists != 2 {
+		t.Errorf("listed %d times, want 2 (the second read after the vanished object)", v.lists)
+	}
+	got, err := rd.Load()
+	must(t, err)
+	if got.RunID != st.RunID || len(got.Steps) != 1 {
+		t.Errorf("pulled state: run %q, %d steps; want run %q", got.RunID, len(got.Steps), st.RunID)
+	}
 }
