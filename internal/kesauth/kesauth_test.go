@@ -66,4 +66,3 @@ func TestCertificateIdentity(t *testing.T) {
 		t.Errorf("ExtKeyUsage = %v, want client auth", leaf.ExtKeyUsage)
 	}
 }
-
