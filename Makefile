@@ -45,7 +45,7 @@ bench:
 
 ## reference: regenerate docs/reference.md from the registered schemas (doc tags next to the code).
 reference:
-	$(GO) run ./internal/tools/genreference
+	$(GO) run ./cmd/genreference
 
 clean:
 	rm -rf $(BIN)/cutover

@@ -27,7 +27,7 @@ func TestReferenceUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}
-	path := filepath.Join("..", "..", "..", Path)
+	path := filepath.Join("..", "..", Path)
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v\nrun `make reference` to create it", err)
